@@ -1,0 +1,278 @@
+"""Training speed on CPU: labkit's in-memory path vs the textbook DataLoader loop.
+
+Model: the Lab 1 baseline MLP 784-1024-1024-1024-10, Adam lr 1e-3, batch 64, cross-entropy, MNIST.
+Run from the repository root:
+
+    python benchmarks/train_speed.py                          # one full epoch (48,000 examples), 2 rounds
+    python benchmarks/train_speed.py --samples 6400 --threads 1
+
+In one run it
+  1. measures this machine's fp32 matmul peak (best GFLOP/s of a few square matmuls),
+  2. times one epoch's worth of training two ways, on the same examples with the same seed and
+     the same initial weights, interleaved over --rounds rounds (order alternates), median of each:
+       a. labkit: data.load_splits (decoded once into tensors) + train.train_epoch + fused Adam
+       b. textbook: torchvision MNIST + ToTensor/Normalize + DataLoader(shuffle=True) + Adam,
+          the way pytorch/examples mnist does it,
+  3. prints the ratio textbook/labkit, labkit's achieved GFLOP/s and its fraction of the peak,
+     against the targets of the issue,
+  4. prints a per-step breakdown of labkit's path (batching, forward+backward, Adam step).
+
+Times are wall-clock seconds (time.perf_counter) unless a name says ms; GFLOP/s = 1e9 FLOP per second.
+On a shared machine absolute times drift: compare the ratios, which are measured side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ["LABKIT_PROGRESS"] = "off"  # set before importing labkit: no progress bar in the timed loops
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch.utils.data import DataLoader, Subset
+from torchvision import datasets, transforms
+
+from labkit import counting, data, models, sysinfo, train
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+IN_FEATURES, HIDDEN, NUM_CLASSES = 28 * 28, [1024, 1024, 1024], 10  # Lab 1 baseline MLP
+BATCH_SIZE = 64
+LR = 1e-3
+SEED = 0
+VAL_FRACTION = 0.2  # labkit's 80/20 split of MNIST's 60,000 training images: 48,000 to train on
+WARMUP_BATCHES = 5  # per path, before timing, not counted
+BREAKDOWN_STEPS = 100  # training steps timed in the breakdown
+MATMUL_SIZES = (1024, 2048, 4096)  # square matmuls for the peak
+MATMUL_WINDOW_FLOP = 2e10  # FLOPs per timed window of matmuls (about 0.2 s here)
+TARGET_RATIO = 2.0  # textbook time / labkit time, from the issue
+TARGET_PEAK_FRACTION = 0.60  # labkit training GFLOP/s / matmul peak GFLOP/s, from the issue
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=default_data_dir(),
+                        help="folder holding MNIST/raw (default: $LABKIT_DATA_DIR, else ../shared/data "
+                             "next to the repo if it exists, else labkit's default)")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="training examples per timed epoch (default: the whole 48,000-example train split)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="timed (labkit, textbook) pairs, alternating order; the median is reported")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's default, %(default)s = unchanged)")
+    return parser.parse_args()
+
+
+def default_data_dir() -> str | None:
+    """Return $LABKIT_DATA_DIR, else <repo>/../shared/data if it exists, else None (labkit's own default)."""
+    if os.environ.get("LABKIT_DATA_DIR"):
+        return os.environ["LABKIT_DATA_DIR"]
+    shared = REPO_ROOT.parent / "shared" / "data"
+    return str(shared) if shared.is_dir() else None
+
+
+def timed(fn) -> float:
+    """Run ``fn()`` once and return the wall-clock time in seconds."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def matmul_gflops(m: int, k: int, n: int, windows: int = 3) -> float:
+    """Return the best fp32 GFLOP/s of an (m, k) x (k, n) matmul (2*m*k*n FLOPs) over ``windows`` timed windows.
+
+    Each window runs enough back-to-back matmuls for about MATMUL_WINDOW_FLOP FLOPs, after one warm-up window.
+    """
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    out = torch.empty(m, n)
+    flop = 2 * m * k * n
+    repeats = max(1, math.ceil(MATMUL_WINDOW_FLOP / flop))
+
+    def window() -> None:
+        for _ in range(repeats):
+            torch.mm(a, b, out=out)
+
+    window()  # warm-up
+    best_s = min(timed(window) for _ in range(windows))
+    return repeats * flop / best_s / 1e9
+
+
+def matmul_peak() -> dict[int, float]:
+    """Return {n: best GFLOP/s} of square (n, n) x (n, n) fp32 matmuls for n in MATMUL_SIZES."""
+    return {n: matmul_gflops(n, n, n) for n in MATMUL_SIZES}
+
+
+def make_model() -> torch.nn.Module:
+    """Return the Lab 1 MLP, freshly initialised from SEED (so every call gives identical weights)."""
+    torch.manual_seed(SEED)
+    return models.MLP(IN_FEATURES, HIDDEN, NUM_CLASSES)
+
+
+def training_flop_per_example(model: torch.nn.Module) -> int:
+    """Return estimated training FLOPs per example: 3 x forward FLOPs (forward 2*MACs, backward ~2x forward)."""
+    macs = counting.count_macs(model, torch.zeros(1, 1, 28, 28))
+    return 3 * counting.macs_to_flops(macs)
+
+
+def labkit_epoch(split: data.Split) -> tuple[float, float]:
+    """Train a fresh model for one pass over ``split`` the labkit way; return (seconds, mean train loss)."""
+    model = make_model()
+    optimizer = train.make_optimizer(model, LR)  # Adam(fused=True)
+    generator = torch.Generator().manual_seed(SEED)
+    start = time.perf_counter()
+    loss, _accuracy = train.train_epoch(model, split, optimizer, batch_size=BATCH_SIZE, generator=generator)
+    return time.perf_counter() - start, loss
+
+
+def textbook_epoch(dataset: torch.utils.data.Dataset) -> tuple[float, float]:
+    """Train a fresh model for one pass over ``dataset`` the pytorch/examples way; return (seconds, mean loss)."""
+    model = make_model()  # also seeds the global RNG that DataLoader's shuffle draws from
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)  # default implementation, not fused
+    loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True)
+    start = time.perf_counter()
+    model.train()
+    loss_sum = 0.0
+    for images, target in loader:
+        optimizer.zero_grad()
+        output = model(images)
+        loss = F.cross_entropy(output, target)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.item() * len(target)
+    return time.perf_counter() - start, loss_sum / len(dataset)
+
+
+def load_labkit(data_dir: str | None, samples: int | None) -> tuple[data.Split, torch.Tensor]:
+    """Return (labkit's train split cut to ``samples`` examples, their indices in MNIST's training set)."""
+    splits = data.load_splits("mnist", data_dir, val_fraction=VAL_FRACTION, seed=SEED)
+    train_idx, _val_idx = data.train_val_split(60_000, val_fraction=VAL_FRACTION, seed=SEED)
+    n = len(splits.train) if samples is None else samples
+    if not 0 < n <= len(splits.train):
+        raise SystemExit(f"--samples={samples}: choose 1..{len(splits.train)} (the train split)")
+    return data.Split(splits.train.x[:n], splits.train.y[:n]), train_idx[:n]
+
+
+def load_textbook(data_dir: str | None, indices: torch.Tensor) -> Subset:
+    """Return the textbook dataset: torchvision MNIST with ToTensor + Normalize, as a Subset of ``indices``."""
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    root = str(data.resolve_data_dir(data_dir))
+    mnist = datasets.MNIST(root, train=True, download=False, transform=transform)
+    return Subset(mnist, indices.tolist())
+
+
+def step_breakdown(split: data.Split, steps: int) -> dict[str, float]:
+    """Return ms per training step (64 examples) of the parts of labkit's path, over up to ``steps`` steps each."""
+    model = make_model()
+    generator = torch.Generator().manual_seed(SEED)
+
+    def make_batches(batch_size: int, count: int) -> list:
+        return list(itertools.islice(split.batches(batch_size, shuffle=True, generator=generator), count))
+
+    def forward_backward(batches: list) -> None:
+        for x, y in batches:
+            model.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+
+    start = time.perf_counter()
+    batches = make_batches(BATCH_SIZE, steps)  # fewer than ``steps`` when --samples is small
+    ms = {"batching (Split.batches)": 1e3 * (time.perf_counter() - start) / len(batches)}
+    forward_backward(batches[:WARMUP_BATCHES])
+    ms["forward+backward"] = 1e3 * timed(lambda: forward_backward(batches)) / len(batches)
+    for name, fused in (("Adam step, fused (labkit)", True), ("Adam step, default (textbook)", False)):
+        optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=fused)  # grads are left from the last backward
+        optimizer.step()  # warm-up, creates the state
+        ms[name] = 1e3 * timed(lambda: [optimizer.step() for _ in range(steps)]) / steps
+    big = 512  # reference only: a bigger batch shows how much batch 64 itself costs
+    big_batches = make_batches(big, max(2, steps * BATCH_SIZE // big))
+    forward_backward(big_batches[:1])
+    examples = sum(len(y) for _x, y in big_batches)
+    ms[f"forward+backward per 64 examples at batch {big}"] = (
+        1e3 * timed(lambda: forward_backward(big_batches)) / (examples / BATCH_SIZE))
+    return ms
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    print("== labkit training speed benchmark (CPU) ==")
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, threads {torch.get_num_threads()}")
+    print(f"device: {sysinfo.describe_device('cpu')}")
+    print(f"load average at start (1/5/15 min): {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"data dir: {data.resolve_data_dir(args.data_dir)}")
+
+    print("\n-- 1. fp32 matmul peak (square n x n x n, FLOPs = 2n^3, best of 3 windows) --")
+    peak_start = matmul_peak()
+    for n, gflops in peak_start.items():
+        print(f"  n={n:5d}: {gflops:7.1f} GFLOP/s")
+
+    start = time.perf_counter()
+    split, indices = load_labkit(args.data_dir, args.samples)
+    labkit_load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    dataset = load_textbook(args.data_dir, indices)
+    textbook_load_s = time.perf_counter() - start
+    n = len(split)
+    flop_per_example = training_flop_per_example(make_model())
+
+    print(f"\n-- 2. one epoch's worth: {n} examples, batch {BATCH_SIZE}, {split.num_batches(BATCH_SIZE)} steps, "
+          f"MLP {IN_FEATURES}-{'-'.join(map(str, HIDDEN))}-{NUM_CLASSES}, Adam lr {LR} --")
+    print(f"  data loading (once, not in the epoch times): labkit load_splits {labkit_load_s:.2f} s "
+          f"(decode + normalise all 60k), textbook MNIST() {textbook_load_s:.2f} s")
+    labkit_epoch(data.Split(split.x[:WARMUP_BATCHES * BATCH_SIZE], split.y[:WARMUP_BATCHES * BATCH_SIZE]))
+    textbook_epoch(Subset(dataset, range(WARMUP_BATCHES * BATCH_SIZE)))
+    times: dict[str, list[float]] = {"labkit": [], "textbook": []}
+    losses: dict[str, float] = {}
+    for r in range(args.rounds):
+        order = ["labkit", "textbook"] if r % 2 == 0 else ["textbook", "labkit"]
+        for path in order:
+            seconds, loss = labkit_epoch(split) if path == "labkit" else textbook_epoch(dataset)
+            times[path].append(seconds)
+            losses[path] = loss
+            print(f"  round {r + 1} {path:8s}: {seconds:7.2f} s  (mean train loss {loss:.4f})")
+
+    labkit_s, textbook_s = statistics.median(times["labkit"]), statistics.median(times["textbook"])
+    peak_end = matmul_peak()
+    peak = max(*peak_start.values(), *peak_end.values())
+    ratio = textbook_s / labkit_s
+    labkit_gflops = n * flop_per_example / labkit_s / 1e9
+    textbook_gflops = n * flop_per_example / textbook_s / 1e9
+    fraction = labkit_gflops / peak
+
+    print("\n-- 3. results (medians over rounds) --")
+    print(f"  labkit   epoch: {labkit_s:7.2f} s  ({n / labkit_s:8.0f} examples/s, {labkit_gflops:6.1f} GFLOP/s)")
+    print(f"  textbook epoch: {textbook_s:7.2f} s  ({n / textbook_s:8.0f} examples/s, {textbook_gflops:6.1f} GFLOP/s)")
+    print(f"  ratio textbook/labkit: {ratio:.2f}x")
+    print(f"  training FLOPs per example estimated as 3 x forward FLOPs (forward = 2 x MACs from count_macs, "
+          f"backward ~ 2 x forward): {flop_per_example / 1e6:.2f} MFLOP")
+    print(f"  matmul peak: {peak:.1f} GFLOP/s (best of start and end; end: "
+          f"{', '.join(f'n={k} {v:.1f}' for k, v in peak_end.items())})")
+    print(f"  labkit achieved: {labkit_gflops:.1f} GFLOP/s = {fraction:.1%} of peak")
+    print(f"  target ratio >= {TARGET_RATIO:.1f}x: {'met' if ratio >= TARGET_RATIO else 'NOT met'} ({ratio:.2f}x)")
+    print(f"  target >= {TARGET_PEAK_FRACTION:.0%} of peak: "
+          f"{'met' if fraction >= TARGET_PEAK_FRACTION else 'NOT met'} ({fraction:.1%})")
+
+    print(f"\n-- 4. where labkit's step goes (batch {BATCH_SIZE}, ms per step, up to {BREAKDOWN_STEPS} steps each) --")
+    step_flop = BATCH_SIZE * flop_per_example
+    ms = step_breakdown(split, BREAKDOWN_STEPS)
+    for name, value in ms.items():
+        rate = f"  ({step_flop / value / 1e6:6.1f} GFLOP/s)" if name.startswith("forward+backward") else ""
+        print(f"  {name:45s} {value:7.2f} ms{rate}")
+    parts_ms = ms["batching (Split.batches)"] + ms["forward+backward"] + ms["Adam step, fused (labkit)"]
+    measured_ms = 1e3 * labkit_s / split.num_batches(BATCH_SIZE)
+    print(f"  sum of labkit's parts {parts_ms:.2f} ms vs measured {measured_ms:.2f} ms per step in the epoch")
+    print(f"  if the step were matmul-peak fast: {1e3 * step_flop / (peak * 1e9):.2f} ms")
+    for label, (m, k, n_) in {"forward / input-grad shape 64x1024 @ 1024x1024": (BATCH_SIZE, 1024, 1024),
+                              "weight-grad shape 1024x64 @ 64x1024": (1024, BATCH_SIZE, 1024)}.items():
+        print(f"  matmul at the MLP's {label:42s} {matmul_gflops(m, k, n_):6.1f} GFLOP/s")
+    print(f"\nload average at end (1/5/15 min): {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

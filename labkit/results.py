@@ -1,0 +1,145 @@
+"""The tidy results file: one CSV row per run, every knob and metric a column.
+
+Rows are appended one run at a time and every write is atomic (a temp file in the same
+folder, then ``os.replace``), so an interrupted sweep leaves a whole file behind and
+:func:`run_resumable` picks up where it stopped without repeating finished runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+from labkit.progress import progress as progress_bar
+
+KEY_COLUMN = "run_key"  # the column holding config_key() of each row's knobs
+REPORTS_ENV = "LABKIT_REPORTS_DIR"  # overrides where reports/ lives (e.g. a Drive folder on Colab)
+
+
+def project_root(start: str | Path | None = None) -> Path | None:
+    """Return the first folder at or above ``start`` (default: cwd) holding ``labkit/`` and ``notebooks/``."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "labkit").is_dir() and (folder / "notebooks").is_dir():
+            return folder
+    return None
+
+
+def reports_dir(lab: str, root: str | Path | None = None) -> Path:
+    """Return ``<reports>/<lab>/``, created; reports is ``root``, else $LABKIT_REPORTS_DIR,
+    else ``<project root>/reports``, else ``./reports``."""
+    if root is None:
+        root = os.environ.get(REPORTS_ENV) or None
+    if root is None:
+        project = project_root()
+        root = project / "reports" if project is not None else Path("reports")
+    folder = Path(root).expanduser() / lab
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _json_default(value: Any) -> Any:
+    """Make numpy scalars hash like the Python numbers they hold; anything else by its str()."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return str(value)
+
+
+def config_key(config: dict[str, Any]) -> str:
+    """Return a 16-hex-digit hash of ``config``: the same knobs, in any order, give the same key."""
+    text = json.dumps(config, sort_keys=True, default=_json_default)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """Return (header, rows as raw strings) of a results CSV; empty when the file is missing."""
+    if not path.exists():
+        return [], []
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def append_result(path: str | Path, row: dict[str, Any]) -> None:
+    """Append one run's ``row`` to the CSV at ``path``; new columns widen the file (old rows left blank).
+
+    The whole file is rewritten to a temp file and swapped in with ``os.replace``: never half-written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header, rows = _read_rows(path)
+    header += [column for column in row if column not in header]
+    rows.append({column: "" if value is None else value for column, value in row.items()})
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, fieldnames=header, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _read_csv(path: str | Path, key_column: str = KEY_COLUMN) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame()
+    header = pd.read_csv(path, nrows=0).columns
+    # Keys are hex strings: keep them as text even when one happens to look like a number.
+    return pd.read_csv(path, dtype={key_column: str} if key_column in header else None)
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Return the results file at ``path`` as a DataFrame (one row per run); empty if there is no file."""
+    return _read_csv(path)
+
+
+def completed_keys(path: str | Path, key_column: str = KEY_COLUMN) -> set[str]:
+    """Return the run keys already recorded in the results file at ``path``."""
+    frame = _read_csv(path, key_column)
+    if key_column not in frame.columns:
+        return set()
+    return set(frame[key_column].dropna())
+
+
+def run_resumable(configs: Iterable[dict[str, Any]], run: Callable[[dict[str, Any]], dict[str, Any]],
+                  path: str | Path, *, key_fields: dict[str, Any] | None = None, progress: bool = True,
+                  desc: str = "sweep") -> pd.DataFrame:
+    """Call ``run(config)`` for each config not yet in the results file, appending each row at once.
+
+    ``key_fields`` (fixed setup such as epochs, seed, device) join each config in its key and row.
+    Return the file's rows for ``configs``, in their order, read back from the file.
+    """
+    configs = list(configs)
+    key_fields = key_fields or {}
+    keys = [config_key({**config, **key_fields}) for config in configs]
+    done = completed_keys(path)
+    pending, queued = [], set()
+    for config, key in zip(configs, keys):
+        if key not in done and key not in queued:
+            pending.append((config, key))
+            queued.add(key)
+    skipped = len(dict.fromkeys(keys)) - len(pending)
+    label = f"{desc} ({skipped} of {skipped + len(pending)} done before)" if skipped else desc
+    todo = progress_bar(pending, total=len(pending), desc=label) if progress else pending
+    for config, key in todo:
+        metrics = run(config)
+        append_result(path, {**config, **key_fields, **metrics, KEY_COLUMN: key})
+
+    frame = read_results(path)
+    if frame.empty:
+        return frame
+    order = {key: position for position, key in enumerate(dict.fromkeys(keys))}
+    frame = frame[frame[KEY_COLUMN].isin(order)].drop_duplicates(KEY_COLUMN, keep="last")
+    return frame.sort_values(KEY_COLUMN, key=lambda column: column.map(order)).reset_index(drop=True)

@@ -1,0 +1,85 @@
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit import cli
+
+
+def test_values_are_parsed_like_papermill_yaml():
+    assert cli.parse_value("2") == 2 and cli.parse_value("0.001") == 0.001
+    assert cli.parse_value("[1, 2]") == [1, 2]
+    assert cli.parse_value("mnist") == "mnist" and cli.parse_value("null") is None
+
+
+def test_every_lab_notebook_is_found_by_name_and_number():
+    names = [nb.stem for nb in cli.available_notebooks()]
+    assert "01_mlp_sweeps" in names
+    assert cli.find_notebook("01").stem == cli.find_notebook("01_mlp_sweeps").stem == "01_mlp_sweeps"
+
+
+def test_unknown_notebook_lists_the_choices():
+    with pytest.raises(SystemExit, match="01_mlp_sweeps"):
+        cli.find_notebook("99_nope")
+
+
+def test_every_notebook_has_a_parameters_cell_and_is_committed_clean():
+    for path in cli.available_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{path.name}: expected one cell tagged 'parameters'"
+        assert "smoke = False" in tagged[0].source, f"{path.name}: the parameters cell needs a smoke switch"
+        dirty = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "code" and c.get("outputs")
+                 and "NBVAL_CHECK_OUTPUT" not in c.source]
+        assert not dirty, f"{path.name}: cells committed with outputs: {dirty}"
+
+
+def _tiny_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell("epochs = 2\nsmoke = False")
+    parameters.metadata["tags"] = ["parameters"]
+    body = nbformat.v4.new_code_cell(
+        "import json, os, pathlib\n"
+        "out = pathlib.Path(os.environ['LABKIT_REPORTS_DIR']) / 'tiny'\n"
+        "(out / 'seen.json').write_text(json.dumps({'epochs': epochs, 'smoke': smoke,"
+        " 'progress': os.environ['LABKIT_PROGRESS']}))")
+    nb.cells = [parameters, body]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_run_executes_a_notebook_with_parameters_into_reports(tmp_path, monkeypatch):
+    notebook = _tiny_notebook(tmp_path / "tiny.ipynb")
+    monkeypatch.delenv("LABKIT_PROGRESS")
+    assert cli.main(["run", str(notebook), "--smoke", "-p", "epochs", "5",
+                     "--reports-dir", str(tmp_path / "reports")]) == 0
+    seen = json.loads((tmp_path / "reports" / "tiny" / "seen.json").read_text())
+    assert seen == {"epochs": 5, "smoke": True, "progress": "text"}
+    executed = nbformat.read(tmp_path / "reports" / "tiny" / "tiny.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+
+
+def test_a_failing_notebook_makes_run_exit_non_zero(tmp_path, capsys):
+    notebook = _tiny_notebook(tmp_path / "tiny.ipynb")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise ValueError('widths contains -8')"))
+    nbformat.write(nb, notebook)
+    assert cli.main(["run", str(notebook), "--reports-dir", str(tmp_path / "reports")]) == 1
+    assert "widths contains -8" in capsys.readouterr().err
+
+
+def test_clean_strips_outputs_but_keeps_the_checked_ones(tmp_path):
+    checked = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(2)")
+    plain = nbformat.v4.new_code_cell("print(1)")
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(plain.source), nbformat.v4.new_code_cell(checked.source)])
+    for cell, text in zip(executed.cells, ["1\n", "2\n"]):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        cell.execution_count = 1
+    nbformat.write(executed, tmp_path / "executed.ipynb")
+    nbformat.write(executed, tmp_path / "lab.ipynb")
+    assert cli.clean_notebook(tmp_path / "lab.ipynb", tmp_path / "executed.ipynb") == 1
+    cleaned = nbformat.read(tmp_path / "lab.ipynb", as_version=4)
+    assert cleaned.cells[0].outputs == [] and cleaned.cells[0].execution_count is None
+    assert cleaned.cells[1].outputs[0].text == "2\n"

@@ -1,0 +1,51 @@
+import pandas as pd
+import pytest
+
+from labkit import results, sweep
+from labkit.sweep import MLP_BASELINE, TrialSetup, best_tradeoff, grid, mlp_trial, run_mlp_sweep
+
+
+def test_grid_varies_every_axis_over_the_base():
+    configs = grid({"a": 0, "b": 1}, b=[2, 3], c=["x", "y"])
+    assert configs == [{"a": 0, "b": 2, "c": "x"}, {"a": 0, "b": 2, "c": "y"},
+                       {"a": 0, "b": 3, "c": "x"}, {"a": 0, "b": 3, "c": "y"}]
+
+
+@pytest.fixture
+def setup(data_dir):
+    return TrialSetup(data_dir=str(data_dir), epochs=1, device="cpu", latency_repeats=3)
+
+
+def test_trial_counts_params_and_macs_of_the_configured_mlp(setup):
+    config = {**MLP_BASELINE, "input_size": 14, "depth": 2, "width": 16, "batch_size": 8}
+    row = mlp_trial(config, setup)
+    assert row["params"] == (196 * 16 + 16) + (16 * 16 + 16) + (16 * 10 + 10)
+    assert row["macs"] == 196 * 16 + 16 * 16 + 16 * 10 and row["flops"] == 2 * row["macs"]
+    assert row["batch_macs"] == 8 * row["macs"]
+    assert 0 <= row["test_acc"] <= 1 and row["latency_ms"] > 0 and row["train_time_s"] > 0
+
+
+def test_sweep_records_one_row_per_config_with_knobs_and_fingerprint(setup, tmp_path):
+    path = tmp_path / "results.csv"
+    configs = grid({**MLP_BASELINE, "batch_size": 16}, width=[8, 16])
+    runs = run_mlp_sweep(configs, setup, path)
+    on_disk = results.read_results(path)
+    assert len(on_disk) == 2 and runs.width.tolist() == [8, 16]
+    for column in ("depth", "width", "input_size", "epochs", "seed", "fingerprint_id", "test_acc", "latency_ms"):
+        assert column in on_disk.columns, f"results file lacks {column}"
+
+
+def test_a_repeated_sweep_reuses_recorded_rows(setup, tmp_path, monkeypatch):
+    path = tmp_path / "results.csv"
+    configs = grid({**MLP_BASELINE, "batch_size": 16}, width=[8])
+    first = run_mlp_sweep(configs, setup, path)
+    monkeypatch.setattr(sweep, "mlp_trial", lambda *a, **k: pytest.fail("a recorded run was trained again"))
+    again = run_mlp_sweep(configs, setup, path)
+    assert again.test_acc.tolist() == first.test_acc.tolist()
+
+
+def test_best_tradeoff_is_the_cheapest_model_within_tolerance_of_the_best():
+    runs = pd.DataFrame({"model": list("abcd"), "flops": [100, 10, 5, 1],
+                         "test_acc": [0.98, 0.975, 0.95, 0.90]})
+    assert best_tradeoff(runs, tolerance=0.01).model == "b"
+    assert best_tradeoff(runs, tolerance=0.05).model == "c"
