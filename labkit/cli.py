@@ -71,14 +71,16 @@ def clean_notebook(notebook: Path, executed: Path | None = None) -> int:
     nb = nbformat.read(notebook, as_version=4)
     checked = {}
     if executed is not None:
-        checked = {c.source: c.outputs for c in nbformat.read(executed, as_version=4).cells
+        checked = {c.source: c for c in nbformat.read(executed, as_version=4).cells
                    if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source}
     kept = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
-        cell.outputs = checked.get(cell.source, []) if "NBVAL_CHECK_OUTPUT" in cell.source else []
+        reference = checked.get(cell.source) if "NBVAL_CHECK_OUTPUT" in cell.source else None
+        # nbval treats a cell with outputs but no execution count as an error ("unrun reference cell").
+        cell.outputs = reference.outputs if reference is not None else []
+        cell.execution_count = reference.execution_count if reference is not None else None
         kept += bool(cell.outputs)
     nbformat.write(nb, notebook)
     return kept

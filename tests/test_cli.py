@@ -83,3 +83,4 @@ def test_clean_strips_outputs_but_keeps_the_checked_ones(tmp_path):
     cleaned = nbformat.read(tmp_path / "lab.ipynb", as_version=4)
     assert cleaned.cells[0].outputs == [] and cleaned.cells[0].execution_count is None
     assert cleaned.cells[1].outputs[0].text == "2\n"
+    assert cleaned.cells[1].execution_count == 1, "nbval rejects a checked output without an execution count"

@@ -3,7 +3,7 @@ import torch
 
 from labkit import data
 from labkit.data import DatasetNotFoundError, load_splits, prepare_images, torchvision_dataset, torchvision_transform
-from conftest import N_TEST, N_TRAIN
+from idx_files import N_TEST, N_TRAIN
 
 
 def test_loader_reads_idx_files_through_torchvision(data_dir):
