@@ -197,6 +197,46 @@ def step_breakdown(split: data.Split, steps: int) -> dict[str, float]:
     return ms
 
 
+def run_rounds(split: data.Split, dataset: Subset, rounds: int) -> dict[str, list[float]]:
+    """Warm up both paths, then time ``rounds`` (labkit, textbook) pairs, alternating the order; return seconds."""
+    warm = WARMUP_BATCHES * BATCH_SIZE
+    labkit_epoch(data.Split(split.x[:warm], split.y[:warm]))
+    textbook_epoch(Subset(dataset, range(warm)))
+    times: dict[str, list[float]] = {"labkit": [], "textbook": []}
+    for r in range(rounds):
+        order = ["labkit", "textbook"] if r % 2 == 0 else ["textbook", "labkit"]
+        for path in order:
+            seconds, loss = labkit_epoch(split) if path == "labkit" else textbook_epoch(dataset)
+            times[path].append(seconds)
+            print(f"  round {r + 1} {path:8s}: {seconds:7.2f} s  (mean train loss {loss:.4f})")
+    return times
+
+
+def print_targets(ratio: float, fraction: float) -> None:
+    """Print each target of the issue with met / NOT met (ratio: times; fraction: of the matmul peak)."""
+    print(f"  target ratio >= {TARGET_RATIO:.1f}x: {'met' if ratio >= TARGET_RATIO else 'NOT met'} ({ratio:.2f}x)")
+    print(f"  target >= {TARGET_PEAK_FRACTION:.0%} of peak: "
+          f"{'met' if fraction >= TARGET_PEAK_FRACTION else 'NOT met'} ({fraction:.1%})")
+
+
+def print_breakdown(split: data.Split, flop_per_example: int, peak: float, labkit_s: float) -> None:
+    """Print ms per step of labkit's parts, GFLOP/s of forward+backward, and matmul GFLOP/s at the MLP's shapes."""
+    print(f"\n-- 4. where labkit's step goes (batch {BATCH_SIZE}, ms per step, up to {BREAKDOWN_STEPS} steps each) --")
+    step_flop = BATCH_SIZE * flop_per_example
+    ms = step_breakdown(split, BREAKDOWN_STEPS)
+    for name, value in ms.items():
+        rate = f"  ({step_flop / value / 1e6:6.1f} GFLOP/s)" if name.startswith("forward+backward") else ""
+        print(f"  {name:47s} {value:7.2f} ms{rate}")
+    parts_ms = ms["batching (Split.batches)"] + ms["forward+backward"] + ms["Adam step, fused (labkit)"]
+    print(f"  sum of labkit's parts {parts_ms:.2f} ms vs {1e3 * labkit_s / split.num_batches(BATCH_SIZE):.2f} ms "
+          f"per step measured in the epoch; at matmul peak the FLOPs alone would take "
+          f"{1e3 * step_flop / (peak * 1e9):.2f} ms")
+    shapes = {"forward/input-grad shape 64x1024 @ 1024x1024": (BATCH_SIZE, 1024, 1024),
+              "weight-grad shape 1024x64 @ 64x1024": (1024, BATCH_SIZE, 1024)}
+    for label, (m, k, n) in shapes.items():
+        print(f"  matmul at the MLP's {label:45s} {matmul_gflops(m, k, n):6.1f} GFLOP/s")
+
+
 def main() -> None:
     args = parse_args()
     if args.threads is not None:
@@ -209,8 +249,7 @@ def main() -> None:
 
     print("\n-- 1. fp32 matmul peak (square n x n x n, FLOPs = 2n^3, best of 3 windows) --")
     peak_start = matmul_peak()
-    for n, gflops in peak_start.items():
-        print(f"  n={n:5d}: {gflops:7.1f} GFLOP/s")
+    print("  " + ", ".join(f"n={k}: {v:.1f}" for k, v in peak_start.items()) + " GFLOP/s")
 
     start = time.perf_counter()
     split, indices = load_labkit(args.data_dir, args.samples)
@@ -223,19 +262,10 @@ def main() -> None:
 
     print(f"\n-- 2. one epoch's worth: {n} examples, batch {BATCH_SIZE}, {split.num_batches(BATCH_SIZE)} steps, "
           f"MLP {IN_FEATURES}-{'-'.join(map(str, HIDDEN))}-{NUM_CLASSES}, Adam lr {LR} --")
-    print(f"  data loading (once, not in the epoch times): labkit load_splits {labkit_load_s:.2f} s "
-          f"(decode + normalise all 60k), textbook MNIST() {textbook_load_s:.2f} s")
-    labkit_epoch(data.Split(split.x[:WARMUP_BATCHES * BATCH_SIZE], split.y[:WARMUP_BATCHES * BATCH_SIZE]))
-    textbook_epoch(Subset(dataset, range(WARMUP_BATCHES * BATCH_SIZE)))
-    times: dict[str, list[float]] = {"labkit": [], "textbook": []}
-    losses: dict[str, float] = {}
-    for r in range(args.rounds):
-        order = ["labkit", "textbook"] if r % 2 == 0 else ["textbook", "labkit"]
-        for path in order:
-            seconds, loss = labkit_epoch(split) if path == "labkit" else textbook_epoch(dataset)
-            times[path].append(seconds)
-            losses[path] = loss
-            print(f"  round {r + 1} {path:8s}: {seconds:7.2f} s  (mean train loss {loss:.4f})")
+    print(f"  loading, once, not in the epoch times: labkit load_splits {labkit_load_s:.2f} s "
+          f"(decodes + normalises all 70k), textbook MNIST() {textbook_load_s:.2f} s")
+    print("  same examples, same initial weights; the losses differ a little because the shuffle orders differ")
+    times = run_rounds(split, dataset, args.rounds)
 
     labkit_s, textbook_s = statistics.median(times["labkit"]), statistics.median(times["textbook"])
     peak_end = matmul_peak()
@@ -243,34 +273,18 @@ def main() -> None:
     ratio = textbook_s / labkit_s
     labkit_gflops = n * flop_per_example / labkit_s / 1e9
     textbook_gflops = n * flop_per_example / textbook_s / 1e9
-    fraction = labkit_gflops / peak
 
-    print("\n-- 3. results (medians over rounds) --")
-    print(f"  labkit   epoch: {labkit_s:7.2f} s  ({n / labkit_s:8.0f} examples/s, {labkit_gflops:6.1f} GFLOP/s)")
-    print(f"  textbook epoch: {textbook_s:7.2f} s  ({n / textbook_s:8.0f} examples/s, {textbook_gflops:6.1f} GFLOP/s)")
+    print(f"\n-- 3. results (medians of {args.rounds} rounds) --")
+    print(f"  labkit   epoch: {labkit_s:7.2f} s  ({n / labkit_s:6.0f} examples/s, {labkit_gflops:6.1f} GFLOP/s)")
+    print(f"  textbook epoch: {textbook_s:7.2f} s  ({n / textbook_s:6.0f} examples/s, {textbook_gflops:6.1f} GFLOP/s)")
     print(f"  ratio textbook/labkit: {ratio:.2f}x")
-    print(f"  training FLOPs per example estimated as 3 x forward FLOPs (forward = 2 x MACs from count_macs, "
-          f"backward ~ 2 x forward): {flop_per_example / 1e6:.2f} MFLOP")
-    print(f"  matmul peak: {peak:.1f} GFLOP/s (best of start and end; end: "
-          f"{', '.join(f'n={k} {v:.1f}' for k, v in peak_end.items())})")
-    print(f"  labkit achieved: {labkit_gflops:.1f} GFLOP/s = {fraction:.1%} of peak")
-    print(f"  target ratio >= {TARGET_RATIO:.1f}x: {'met' if ratio >= TARGET_RATIO else 'NOT met'} ({ratio:.2f}x)")
-    print(f"  target >= {TARGET_PEAK_FRACTION:.0%} of peak: "
-          f"{'met' if fraction >= TARGET_PEAK_FRACTION else 'NOT met'} ({fraction:.1%})")
-
-    print(f"\n-- 4. where labkit's step goes (batch {BATCH_SIZE}, ms per step, up to {BREAKDOWN_STEPS} steps each) --")
-    step_flop = BATCH_SIZE * flop_per_example
-    ms = step_breakdown(split, BREAKDOWN_STEPS)
-    for name, value in ms.items():
-        rate = f"  ({step_flop / value / 1e6:6.1f} GFLOP/s)" if name.startswith("forward+backward") else ""
-        print(f"  {name:45s} {value:7.2f} ms{rate}")
-    parts_ms = ms["batching (Split.batches)"] + ms["forward+backward"] + ms["Adam step, fused (labkit)"]
-    measured_ms = 1e3 * labkit_s / split.num_batches(BATCH_SIZE)
-    print(f"  sum of labkit's parts {parts_ms:.2f} ms vs measured {measured_ms:.2f} ms per step in the epoch")
-    print(f"  if the step were matmul-peak fast: {1e3 * step_flop / (peak * 1e9):.2f} ms")
-    for label, (m, k, n_) in {"forward / input-grad shape 64x1024 @ 1024x1024": (BATCH_SIZE, 1024, 1024),
-                              "weight-grad shape 1024x64 @ 64x1024": (1024, BATCH_SIZE, 1024)}.items():
-        print(f"  matmul at the MLP's {label:42s} {matmul_gflops(m, k, n_):6.1f} GFLOP/s")
+    print(f"  training FLOPs are estimated as 3 x forward FLOPs (forward = 2 x MACs from count_macs, "
+          f"backward ~ 2 x forward): {flop_per_example / 1e6:.2f} MFLOP per example")
+    print(f"  matmul peak: {peak:.1f} GFLOP/s, best of start and end (end: "
+          + ", ".join(f"n={k}: {v:.1f}" for k, v in peak_end.items()) + ")")
+    print(f"  labkit achieved: {labkit_gflops:.1f} GFLOP/s = {labkit_gflops / peak:.1%} of peak")
+    print_targets(ratio, labkit_gflops / peak)
+    print_breakdown(split, flop_per_example, peak, labkit_s)
     print(f"\nload average at end (1/5/15 min): {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
