@@ -67,6 +67,13 @@ def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return list(reader.fieldnames or []), list(reader)
 
 
+def _default_file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def append_result(path: str | Path, row: dict[str, Any]) -> None:
     """Append one run's ``row`` to the CSV at ``path``; new columns widen the file (old rows left blank).
 
@@ -85,6 +92,7 @@ def append_result(path: str | Path, row: dict[str, Any]) -> None:
             writer.writerows(rows)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temp_name, _default_file_mode())  # mkstemp makes 0600; a results file is shared like any other
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -70,6 +70,14 @@ def test_append_result_leaves_no_temp_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
 
 
+def test_append_result_gives_the_file_the_usual_mode_not_the_temp_files_0600(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    path = tmp_path / "results.csv"
+    append_result(path, {"depth": 1})
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
 def test_read_results_of_a_missing_file_is_empty(tmp_path):
     frame = read_results(tmp_path / "nothing_yet.csv")
     assert frame.empty, f"expected an empty DataFrame, got\n{frame}"
