@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.data import IMAGE_SIZE, check_size, dataset_name
+from labkit.data import IMAGE_SIZE, dataset_name
 from labkit.train import resolve_device
 
 
@@ -69,10 +69,17 @@ class Lab1Params:
             raise ValueError(f"lr={self.lr!r}: the learning rate must be a positive number")
         for name in ("hidden_sizes", "depths", "widths", "combined_depths", "combined_widths", "batch_sizes"):
             set_(name, _positive_ints(getattr(self, name), name))
-        for name in ("input_sizes", "combined_sizes"):
-            set_(name, _positive_ints(getattr(self, name), name))
-            for size in getattr(self, name):  # both resized and center-cropped, so at most the original
-                check_size(size, "crop", name=f"{name} entry")
+        set_("input_sizes", _positive_ints(self.input_sizes, "input_sizes"))
+        set_("combined_sizes", _positive_ints(self.combined_sizes, "combined_sizes"))
+        for size in self.input_sizes:  # the resolution sweep resizes *and* center-crops to each size
+            if size > IMAGE_SIZE:
+                raise ValueError(f"input_sizes contains {size}: the resolution sweep also center-crops, and a crop "
+                                 f"cannot be larger than the {IMAGE_SIZE}x{IMAGE_SIZE} image; "
+                                 f"choose sizes <= {IMAGE_SIZE}")
+        for size in self.combined_sizes:
+            if size > IMAGE_SIZE:
+                raise ValueError(f"combined_sizes contains {size}: sizes above the {IMAGE_SIZE}x{IMAGE_SIZE} "
+                                 f"original only upsample (no new information); choose sizes <= {IMAGE_SIZE}")
 
     @property
     def in_features(self) -> int:
@@ -89,12 +96,18 @@ LAB1_SMOKE = dict(epochs=1, sweep_epochs=1, train_limit=2000, test_limit=500, de
 
 
 def lab1(**params: Any) -> Lab1Params:
-    """Validate Lab 1's parameters (unknown names are an error) and apply ``smoke``."""
-    known = {f.name for f in dataclasses.fields(Lab1Params)}
-    unknown = sorted(set(params) - known)
+    """Validate Lab 1's parameters as given (unknown names are an error), then apply ``smoke``.
+
+    Smoke shrinks only the knobs still at their default, so ``--smoke -p widths [16]`` keeps the 16.
+    """
+    fields = {f.name: f for f in dataclasses.fields(Lab1Params)}
+    unknown = sorted(set(params) - set(fields))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; Lab 1 knows {sorted(known)}")
-    params["smoke"] = smoke_from_env(params.get("smoke", False))
-    if params["smoke"]:
-        params.update(LAB1_SMOKE)
-    return Lab1Params(**params)
+        raise ValueError(f"unknown parameter(s) {unknown}; Lab 1 knows {sorted(fields)}")
+    given = Lab1Params(**params)  # a bad value stops here, smoke or not
+    if not smoke_from_env(given.smoke):
+        return given
+    defaults = Lab1Params()
+    shrunk = {name: value for name, value in LAB1_SMOKE.items()
+              if getattr(given, name) == getattr(defaults, name)}
+    return dataclasses.replace(given, smoke=True, **shrunk)

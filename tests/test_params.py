@@ -24,16 +24,24 @@ def test_labkit_smoke_environment_variable_turns_smoke_on(monkeypatch):
     (dict(widths=[64, -8]), r"widths contains -8"),
     (dict(depths=[0, 2]), r"depths contains 0"),
     (dict(hidden_sizes=[]), r"hidden_sizes is empty"),
-    (dict(input_sizes=[14, 32]), r"input_sizes entry=32.*larger than the 28x28"),
+    (dict(input_sizes=[14, 32]), r"input_sizes contains 32.*crop cannot be larger than the 28x28"),
+    (dict(combined_sizes=[40]), r"combined_sizes contains 40"),
     (dict(dataset="cifar10"), r"dataset='cifar10'"),
     (dict(device="tpu"), r"device='tpu'"),
     (dict(epochs=0), r"epochs contains 0"),
     (dict(lr=-1.0), r"lr=-1.0"),
     (dict(batch_sizes=[1, 2.5]), r"batch_sizes contains 2.5"),
 ])
-def test_bad_parameters_raise_an_error_naming_them(kwargs, message):
+@pytest.mark.parametrize("smoke", [False, True])
+def test_bad_parameters_raise_an_error_naming_them(kwargs, message, smoke):
     with pytest.raises(ValueError, match=message):
-        lab1(**kwargs)
+        lab1(**kwargs, smoke=smoke)
+
+
+def test_smoke_keeps_a_grid_the_user_chose_and_shrinks_the_rest():
+    p = lab1(widths=[16], smoke=True)
+    assert p.widths == (16,)
+    assert p.depths == LAB1_SMOKE["depths"] and p.epochs == LAB1_SMOKE["epochs"]
 
 
 def test_unknown_parameter_is_rejected_with_the_known_ones():
