@@ -17,10 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-try:  # the shared implementation, when labkit.timing provides it
-    from labkit.timing import moving_stats as _timing_moving_stats
-except ImportError:
-    _timing_moving_stats = None
+from labkit.timing import moving_stats
 
 FRONT_COLOR = "#d62728"  # red: the Pareto front and the cold inference
 SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
@@ -204,14 +201,6 @@ def training_curves(history: pd.DataFrame) -> Figure:
     return fig
 
 
-def _moving_mean_std(trace_ms: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Trailing moving mean and std (ddof=1), in ms, over ``window`` examples (fewer at the start)."""
-    if _timing_moving_stats is not None:
-        return _timing_moving_stats(trace_ms, window=window)
-    rolling = pd.Series(trace_ms).rolling(window, min_periods=1)
-    return rolling.mean().to_numpy(), rolling.std().fillna(0.0).to_numpy()
-
-
 def _format_ms(value_ms: float) -> str:
     return f"{value_ms:.2f} ms" if value_ms >= 1 else f"{value_ms:.3g} ms"
 
@@ -229,7 +218,7 @@ def latency_trace_plot(trace_ms: Sequence[float] | np.ndarray | pd.Series, *, wi
     fig, (ax,) = _new_figure(1, 9.0, 4.0)
     ax.plot(index, trace, lw=0.6, color="#7f7f7f", alpha=0.7, label="each inference")
     if trace.size > 1:
-        mean, std = _moving_mean_std(trace[1:], window)
+        mean, std = moving_stats(trace[1:], window)
         lower = np.maximum(mean - std, trace[1:].min()) if log_scale else mean - std  # log: > 0 only
         ax.fill_between(index[1:], lower, mean + std, color="#1f77b4", alpha=0.25, lw=0,
                         label=f"moving mean ± std ({window} runs)")
