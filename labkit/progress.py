@@ -1,14 +1,18 @@
 """Progress bars that stay readable everywhere.
 
-Live Jupyter gets tqdm's widget; a headless run (papermill, nbval, a terminal, or
-``LABKIT_PROGRESS=text``) gets plain text that nbconvert collapses to the final line,
-never a frozen "0%" widget snapshot in the executed notebook.
+Live Jupyter gets tqdm's widget; a headless run (``labkit run``, papermill, nbconvert, nbval,
+a terminal, or ``LABKIT_PROGRESS=text``) gets plain text that nbconvert collapses to the final
+line, never a frozen "0%" widget snapshot in the executed notebook. A kernel tells a headless
+run by its parent process: the runner that started it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
 import sys
+from pathlib import Path
 from typing import Iterable, TypeVar
 
 from tqdm import std as tqdm_std
@@ -16,6 +20,9 @@ from tqdm import std as tqdm_std
 T = TypeVar("T")
 
 MODES = ("auto", "widget", "text", "off")
+# Programs that execute notebooks without a person watching (argv names, with or without a path or -m).
+HEADLESS_RUNNERS = ("papermill", "nbconvert", "jupyter-nbconvert", "jupyter-execute", "nbclient",
+                    "pytest", "py.test")
 
 
 def progress_mode() -> str:
@@ -25,7 +32,28 @@ def progress_mode() -> str:
         raise ValueError(f"LABKIT_PROGRESS={mode!r} is not one of {MODES}")
     if mode != "auto":
         return mode
-    return "widget" if _in_jupyter_kernel() else "text"
+    return "widget" if _in_jupyter_kernel() and not _started_by_headless_runner() else "text"
+
+
+def is_headless_command(argv: list[str]) -> bool:
+    """True if ``argv`` (a command line, split) runs one of :data:`HEADLESS_RUNNERS`."""
+    names = {Path(arg).name.removesuffix(".py").removesuffix("-script") for arg in argv}
+    return any(runner in names for runner in HEADLESS_RUNNERS)
+
+
+@functools.lru_cache(maxsize=1)
+def _started_by_headless_runner() -> bool:
+    """True when this process's parent (the kernel's launcher) is a headless notebook runner."""
+    parent = os.getppid()
+    try:
+        argv = Path(f"/proc/{parent}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:  # no /proc (macOS, Windows): ask ps
+        try:
+            argv = subprocess.run(["ps", "-o", "command=", "-p", str(parent)], capture_output=True,
+                                  text=True, timeout=5).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return is_headless_command(argv)
 
 
 def _in_jupyter_kernel() -> bool:
