@@ -47,7 +47,7 @@ class Lab1Params:
     combined_depths: tuple[int, ...] = (1, 2, 4)
     combined_widths: tuple[int, ...] = (128, 512, 1024)
     batch_sizes: tuple[int, ...] = (1, 64, 128)
-    batch_sweep_train_limit: int | None = 3000
+    batch_sweep_train_limit: int | None = None
     latency_repeats: int = 100
     trace_examples: int | None = None
     train_limit: int | None = None
@@ -87,6 +87,11 @@ class Lab1Params:
 
     def limits(self) -> dict[str, int | None]:
         return {"train_limit": self.train_limit, "test_limit": self.test_limit}
+
+    @property
+    def batch_sweep_limit(self) -> int | None:
+        """Training examples (before the split) of the batch-size sweep: its own limit, else ``train_limit``."""
+        return self.batch_sweep_train_limit if self.batch_sweep_train_limit is not None else self.train_limit
 
 
 # What --smoke shrinks: data, epochs, grids and repeats, so the notebook runs in well under 2 minutes.

@@ -57,7 +57,8 @@ def mlp_trial(config: dict[str, Any], setup: TrialSetup) -> dict[str, Any]:
     """Train the MLP of ``config`` and return its metrics (accuracies as fractions, times in s and ms).
 
     ``latency_ms`` is the median latency of one example (batch 1); ``batch_latency_ms`` that of
-    one batch of ``batch_size``; ``macs``/``flops`` are per example, ``batch_macs`` per batch.
+    one batch of ``batch_size``; ``macs``/``flops`` are per example, ``batch_macs`` per batch;
+    ``train_steps`` counts optimizer steps.
     """
     device = resolve_device(setup.device)
     data = load_splits(setup.dataset, setup.data_dir, size=config["input_size"], mode=config["input_mode"],
@@ -78,6 +79,7 @@ def mlp_trial(config: dict[str, Any], setup: TrialSetup) -> dict[str, Any]:
         "flops": macs_to_flops(macs),
         "batch_macs": count_macs(model, batch),
         "train_examples": len(data.train),
+        "train_steps": setup.epochs * data.train.num_batches(config["batch_size"]),
         "train_acc": float(last.train_acc),
         "val_acc": float(last.val_acc),
         "test_acc": float(last.test_acc),

@@ -47,3 +47,9 @@ def test_smoke_keeps_a_grid_the_user_chose_and_shrinks_the_rest():
 def test_unknown_parameter_is_rejected_with_the_known_ones():
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['widht'\]"):
         lab1(widht=[1])
+
+
+def test_batch_sweep_trains_on_the_lab_data_unless_given_its_own_limit():
+    assert lab1().batch_sweep_limit is None, "the real lab's batch-size sweep uses the whole training set"
+    assert lab1(train_limit=5000).batch_sweep_limit == 5000
+    assert lab1(train_limit=5000, batch_sweep_train_limit=800).batch_sweep_limit == 800

@@ -22,6 +22,7 @@ def test_trial_counts_params_and_macs_of_the_configured_mlp(setup):
     assert row["params"] == (196 * 16 + 16) + (16 * 16 + 16) + (16 * 10 + 10)
     assert row["macs"] == 196 * 16 + 16 * 16 + 16 * 10 and row["flops"] == 2 * row["macs"]
     assert row["batch_macs"] == 8 * row["macs"]
+    assert row["train_steps"] == setup.epochs * -(-row["train_examples"] // 8), "one step per batch of 8 per epoch"
     assert 0 <= row["test_acc"] <= 1 and row["latency_ms"] > 0 and row["train_time_s"] > 0
 
 
