@@ -131,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for notebook in notebooks:
         try:
             run_notebook(notebook, parameters, kernel=args.kernel)
+        except KeyboardInterrupt:
+            print(f"labkit run: {notebook.stem} interrupted. Finished sweep runs are kept in its results.csv; "
+                  "run the same command again to resume where it stopped.", file=sys.stderr)
+            return 130
         except Exception as error:  # papermill raises PapermillExecutionError with the cell's traceback
             print(f"labkit run: {notebook.stem} failed: {error}", file=sys.stderr)
             failed.append(notebook.stem)
