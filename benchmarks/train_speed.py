@@ -15,7 +15,8 @@ In one run it
           the way pytorch/examples mnist does it,
   3. prints the ratio textbook/labkit, labkit's achieved GFLOP/s and its fraction of the peak,
      against the targets of the issue,
-  4. prints a per-step breakdown of labkit's path (batching, forward+backward, Adam step).
+  4. prints a per-step breakdown of labkit's loop, each part timed in place (batching, forward+backward,
+     Adam step), and the ceiling those parts leave.
 
 Times are wall-clock seconds (time.perf_counter) unless a name says ms; GFLOP/s = 1e9 FLOP per second.
 On a shared machine absolute times drift: compare the ratios, which are measured side by side.
@@ -178,31 +179,52 @@ def load_textbook(data_dir: str | None, indices: torch.Tensor) -> Subset:
 
 
 def step_breakdown(split: data.Split, steps: int) -> dict[str, float]:
-    """Return ms per training step (64 examples) of the parts of labkit's path, over up to ``steps`` steps each."""
+    """Return ms per training step (64 examples) of each part of labkit's step.
+
+    The parts of the real loop (batching, forward+backward, fused Adam) are timed in place, step by step,
+    so caches are as warm or as cold as in an epoch; they add up to the epoch's time per step. For
+    contrast: each Adam step alone, repeated (its state hot in cache), and forward+backward at batch 512.
+    """
     model = make_model()
+    optimizer = train.make_optimizer(model, LR)
     generator = torch.Generator().manual_seed(SEED)
 
-    def make_batches(batch_size: int, count: int) -> list:
-        return list(itertools.islice(split.batches(batch_size, shuffle=True, generator=generator), count))
+    def endless_batches():
+        while True:
+            yield from split.batches(BATCH_SIZE, shuffle=True, generator=generator)
 
-    def forward_backward(batches: list) -> None:
-        for x, y in batches:
-            model.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), y).backward()
-
-    start = time.perf_counter()
-    batches = make_batches(BATCH_SIZE, steps)  # fewer than ``steps`` when --samples is small
-    ms = {"batching (Split.batches)": 1e3 * (time.perf_counter() - start) / len(batches)}
-    forward_backward(batches[:WARMUP_BATCHES])
-    ms["forward+backward"] = 1e3 * timed(lambda: forward_backward(batches)) / len(batches)
-    for name, fused in (("Adam step, fused (labkit)", True), ("Adam step, default (textbook)", False)):
-        optimizer = torch.optim.Adam(model.parameters(), lr=LR, fused=fused)  # grads are left from the last backward
-        optimizer.step()  # warm-up, creates the state
-        ms[name] = 1e3 * timed(lambda: [optimizer.step() for _ in range(steps)]) / steps
+    batches = endless_batches()
+    in_loop = dict.fromkeys(["batching (Split.batches)", "forward+backward", "Adam step, fused (labkit), in the loop"],
+                            0.0)
+    for step in range(WARMUP_BATCHES + steps):
+        t0 = time.perf_counter()
+        x, y = next(batches)
+        t1 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        t2 = time.perf_counter()
+        optimizer.step()
+        t3 = time.perf_counter()
+        if step >= WARMUP_BATCHES:
+            for name, seconds in zip(in_loop, (t1 - t0, t2 - t1, t3 - t2)):
+                in_loop[name] += seconds
+    ms = {name: 1e3 * seconds / steps for name, seconds in in_loop.items()}
+    for name, fused in (("Adam step, fused, alone (state hot in cache)", True),
+                        ("Adam step, default (textbook), alone", False)):
+        alone = torch.optim.Adam(model.parameters(), lr=LR, fused=fused)  # grads are left from the last backward
+        alone.step()  # warm-up, creates the state
+        ms[name] = 1e3 * timed(lambda: [alone.step() for _ in range(steps)]) / steps
     big = 512  # reference only: a bigger batch shows how much batch 64 itself costs
-    big_batches = make_batches(big, max(2, steps * BATCH_SIZE // big))
+    big_batches = list(itertools.islice(split.batches(big, shuffle=True, generator=generator),
+                                        max(2, steps * BATCH_SIZE // big)))
+
+    def forward_backward(chunk: list) -> None:
+        for bx, by in chunk:
+            model.zero_grad(set_to_none=True)
+            F.cross_entropy(model(bx), by).backward()
+
     forward_backward(big_batches[:1])
-    examples = sum(len(y) for _x, y in big_batches)
+    examples = sum(len(by) for _bx, by in big_batches)
     ms[f"forward+backward per 64 examples at batch {big}"] = (
         1e3 * timed(lambda: forward_backward(big_batches)) / (examples / BATCH_SIZE))
     return ms
@@ -232,14 +254,15 @@ def print_targets(ratio: float, fraction: float) -> None:
 
 def print_breakdown(split: data.Split, flop_per_example: float, peak: float, labkit_s: float) -> None:
     """Print ms per step of labkit's parts, GFLOP/s of forward+backward, and matmul GFLOP/s at the MLP's shapes."""
-    print(f"\n-- 4. where labkit's step goes (batch {BATCH_SIZE}, ms per step, up to {BREAKDOWN_STEPS} steps each) --")
+    print(f"\n-- 4. where labkit's step goes (batch {BATCH_SIZE}, ms per step, {BREAKDOWN_STEPS} steps) --")
     step_flop = BATCH_SIZE * flop_per_example
     ms = step_breakdown(split, BREAKDOWN_STEPS)
     for name, value in ms.items():
         rate = f"  ({step_flop / value / 1e6:6.1f} GFLOP/s)" if name.startswith("forward+backward") else ""
-        print(f"  {name:47s} {value:7.2f} ms{rate}")
-    parts_ms = ms["batching (Split.batches)"] + ms["forward+backward"] + ms["Adam step, fused (labkit)"]
-    print(f"  sum of labkit's parts {parts_ms:.2f} ms vs {1e3 * labkit_s / split.num_batches(BATCH_SIZE):.2f} ms "
+        print(f"  {name:52s} {value:7.2f} ms{rate}")
+    adam_ms = ms["Adam step, fused (labkit), in the loop"]
+    parts_ms = ms["batching (Split.batches)"] + ms["forward+backward"] + adam_ms
+    print(f"  sum of the loop's parts {parts_ms:.2f} ms vs {1e3 * labkit_s / split.num_batches(BATCH_SIZE):.2f} ms "
           f"per step measured in the epoch; at matmul peak the FLOPs alone would take "
           f"{1e3 * step_flop / (peak * 1e9):.2f} ms")
     shapes = {"forward/input-grad shape 64x1024 @ 1024x1024": (BATCH_SIZE, 1024, 1024),
@@ -247,10 +270,9 @@ def print_breakdown(split: data.Split, flop_per_example: float, peak: float, lab
     rates = {label: matmul_gflops(m, k, n) for label, (m, k, n) in shapes.items()}
     for label, rate in rates.items():
         print(f"  matmul at the MLP's {label:45s} {rate:6.1f} GFLOP/s")
-    adam_ms = ms["Adam step, fused (labkit)"]
     ceiling = step_flop / (step_flop / (max(rates.values()) * 1e9) + adam_ms / 1e3) / 1e9
     print(f"  ceiling at batch {BATCH_SIZE}: every matmul at the faster of those rates, nothing but the Adam step "
-          f"beside them: {ceiling:.1f} GFLOP/s = {ceiling / peak:.1%} of peak")
+          f"(as in the loop) beside them: {ceiling:.1f} GFLOP/s = {ceiling / peak:.1%} of peak")
 
 
 def main() -> None:

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="execute lab notebooks with papermill into reports/<lab>/")
     run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                      help="lab name (01_mlp_sweeps), number (01) or path; none: every lab")
-    run.add_argument("--smoke", action="store_true", help="tiny data, epochs and grids (minutes, for CI)")
+    run.add_argument("--smoke", action="store_true", help="tiny data, epochs and grids (under a minute per lab, for CI)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="set a notebook parameter, e.g. -p epochs 1 -p depths '[1, 2]'")
     run.add_argument("--data-dir", help="dataset folder (torchvision layout); sets LABKIT_DATA_DIR")
