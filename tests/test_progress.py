@@ -1,5 +1,9 @@
 """Progress bars: a widget only in a live Jupyter kernel, readable text in every headless run."""
 
+import subprocess
+import sys
+
+import nbformat
 import pytest
 
 from labkit import progress
@@ -45,11 +49,6 @@ def test_text_bar_ends_on_a_readable_final_line(monkeypatch, capsys):
 
 
 def test_a_kernel_started_by_the_papermill_command_draws_text(tmp_path, monkeypatch):
-    import subprocess
-    import sys
-
-    import nbformat
-
     monkeypatch.delenv("LABKIT_PROGRESS")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "from labkit.progress import progress_mode\nprint('mode:', progress_mode())")])
