@@ -191,15 +191,16 @@ class DataSplits:
 def load_splits(dataset: str = "mnist", data_dir: str | Path | None = None, *, size: int = IMAGE_SIZE,
                 mode: str = "resize", val_fraction: float = 0.2, seed: int = 0,
                 train_limit: int | None = None, test_limit: int | None = None,
-                download: bool = True) -> DataSplits:
+                download: bool = True, normalize: bool = True) -> DataSplits:
     """Load a dataset into memory, split the official training set 80/20 (seeded), keep the official test set.
 
     ``train_limit`` keeps a seeded random subset of the training set before the split and
-    ``test_limit`` the first test examples (smoke runs); None keeps everything.
+    ``test_limit`` the first test examples (smoke runs); None keeps everything. ``normalize``
+    standardises pixels with the training set's mean and std; False keeps them in [0, 1].
     """
     key = dataset_name(dataset)
     check_size(size, mode)
-    mean, std = NORMALIZATION[key]
+    mean, std = NORMALIZATION[key] if normalize else (0.0, 1.0)
     train_images, train_labels = load_raw(key, data_dir, train=True, download=download)
     test_images, test_labels = load_raw(key, data_dir, train=False, download=download)
     pool = torch.arange(len(train_labels))

@@ -100,19 +100,158 @@ LAB1_SMOKE = dict(epochs=1, sweep_epochs=1, train_limit=2000, test_limit=500, de
                   batch_sizes=(1, 64), batch_sweep_train_limit=500, latency_repeats=10, trace_examples=200)
 
 
-def lab1(**params: Any) -> Lab1Params:
-    """Validate Lab 1's parameters as given (unknown names are an error), then apply ``smoke``.
-
-    Smoke shrinks only the knobs still at their default, so ``--smoke -p widths [16]`` keeps the 16.
-    """
-    fields = {f.name: f for f in dataclasses.fields(Lab1Params)}
-    unknown = sorted(set(params) - set(fields))
+def _validated(cls, smoke_values: dict[str, Any], lab: str, params: dict[str, Any]):
+    """Build ``cls(**params)`` (unknown names are an error), then shrink the knobs still at their default
+    when smoke is on, so ``--smoke -p widths [16]`` keeps the 16."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - fields)
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; Lab 1 knows {sorted(fields)}")
-    given = Lab1Params(**params)  # a bad value stops here, smoke or not
+        raise ValueError(f"unknown parameter(s) {unknown}; {lab} knows {sorted(fields)}")
+    given = cls(**params)  # a bad value stops here, smoke or not
     if not smoke_from_env(given.smoke):
         return given
-    defaults = Lab1Params()
-    shrunk = {name: value for name, value in LAB1_SMOKE.items()
-              if getattr(given, name) == getattr(defaults, name)}
+    defaults = cls()
+    shrunk = {name: value for name, value in smoke_values.items() if getattr(given, name) == getattr(defaults, name)}
     return dataclasses.replace(given, smoke=True, **shrunk)
+
+
+def lab1(**params: Any) -> Lab1Params:
+    """Validate Lab 1's parameters as given (unknown names are an error), then apply ``smoke``."""
+    return _validated(Lab1Params, LAB1_SMOKE, "Lab 1", params)
+
+
+def _fraction_list(values, name: str, *, low: float, high: float, closed_high: bool = False) -> tuple[float, ...]:
+    values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+    if not values:
+        raise ValueError(f"{name} is empty: give at least one value")
+    for v in values:
+        inside = isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v and (v <= high if closed_high
+                                                                                            else v < high)
+        if not inside:
+            raise ValueError(f"{name} contains {v!r}: every value must be in [{low}, {high}{']' if closed_high else ')'}")
+    return tuple(float(v) for v in values)
+
+
+def _int_lists(values, name: str) -> tuple[tuple[int, ...], ...]:
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"{name} is empty: give at least one list of values")
+    return tuple(_positive_ints(v, f"{name}[{i}]") for i, v in enumerate(values))
+
+
+@dataclass(frozen=True)
+class Lab2Params:
+    """Every knob of Lab 2 (CNN sweeps), validated on creation."""
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    reports_dir: str | None = None
+    device: str = "auto"
+    seed: int = 0
+    tracking: bool = True
+    baseline_epochs: int = 10
+    batch_size: int = 32
+    lr: float = 0.01
+    momentum: float = 0.9
+    checks_per_epoch: int = 10
+    probe_examples: int = 2000
+    regularization_train_limit: int | None = 6000
+    regularization_epochs: int = 20
+    dropouts: tuple[float, ...] = (0.0, 0.2, 0.5, 0.8)
+    weight_decays: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
+    lrs: tuple[float, ...] = (0.001, 0.1)
+    sweep_epochs: int = 2
+    arch_channels: tuple[tuple[int, ...], ...] = ((8, 16), (8, 32), (16, 32), (32, 64))
+    arch_kernel_sizes: tuple[int, ...] = (3, 5, 7)
+    arch_conv_layers: tuple[int, ...] = (1, 2, 3)
+    arch_batch_sizes: tuple[int, ...] = (1, 32, 64)
+    grid_kernel_sizes: tuple[tuple[int, ...], ...] = ((3, 5), (3, 5))
+    grid_channels: tuple[tuple[int, ...], ...] = ((4, 8, 16), (8, 16, 32))
+    grid_hidden: tuple[int, ...] = (50, 100)
+    grid_inits: tuple[str, ...] = ("xavier_uniform", "kaiming_normal", "default")
+    grid_batch_sizes: tuple[int, ...] = (16, 32, 64, 128)
+    grid_lr_momentum: tuple[tuple[float, float], ...] = ((0.005, 0.9), (0.01, 0.9), (0.05, 0.5), (0.1, 0.0))
+    pathology_train_limit: int | None = 6000
+    pathology_epochs: int = 10
+    final_epochs: int = 5
+    train_limit: int | None = None
+    test_limit: int | None = None
+    smoke: bool = False
+
+    def __post_init__(self) -> None:
+        from labkit.models import INITS
+
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
+        set_("dataset", dataset_name(self.dataset))
+        resolve_device(self.device)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r}: must be a non-negative whole number")
+        if not isinstance(self.tracking, bool):
+            raise ValueError(f"tracking={self.tracking!r}: must be True or False")
+        for name in ("baseline_epochs", "batch_size", "checks_per_epoch", "probe_examples", "regularization_epochs",
+                     "sweep_epochs", "pathology_epochs", "final_epochs"):
+            _positive_ints(getattr(self, name), name)
+        for name in ("regularization_train_limit", "pathology_train_limit", "train_limit", "test_limit"):
+            if getattr(self, name) is not None:
+                _positive_ints(getattr(self, name), name)
+        for name in ("lr",):
+            _fraction_list(getattr(self, name), name, low=1e-12, high=100.0, closed_high=True)
+        _fraction_list(self.momentum, "momentum", low=0.0, high=1.0)
+        set_("dropouts", _fraction_list(self.dropouts, "dropouts", low=0.0, high=1.0))
+        set_("weight_decays", _fraction_list(self.weight_decays, "weight_decays", low=0.0, high=1.0, closed_high=True))
+        set_("lrs", _fraction_list(self.lrs, "lrs", low=1e-12, high=100.0, closed_high=True))
+        set_("arch_channels", _int_lists(self.arch_channels, "arch_channels"))
+        for name in ("arch_kernel_sizes", "arch_conv_layers", "arch_batch_sizes", "grid_hidden", "grid_batch_sizes"):
+            set_(name, _positive_ints(getattr(self, name), name))
+        for name in ("grid_kernel_sizes", "grid_channels"):
+            lists = _int_lists(getattr(self, name), name)
+            if len(lists) != 2:
+                raise ValueError(f"{name} has {len(lists)} lists: the model grid has two conv layers, give "
+                                 "[values for conv1, values for conv2]")
+            set_(name, lists)
+        inits = tuple(self.grid_inits) if not isinstance(self.grid_inits, str) else (self.grid_inits,)
+        for init in inits:
+            if init not in INITS:
+                raise ValueError(f"grid_inits contains {init!r}: choose from {list(INITS)}")
+        set_("grid_inits", inits)
+        pairs = []
+        for pair in self.grid_lr_momentum:
+            pair = tuple(pair)
+            if len(pair) != 2:
+                raise ValueError(f"grid_lr_momentum contains {list(pair)}: each entry is [learning rate, momentum]")
+            _fraction_list(pair[0], "grid_lr_momentum learning rate", low=1e-12, high=100.0, closed_high=True)
+            _fraction_list(pair[1], "grid_lr_momentum momentum", low=0.0, high=1.0)
+            pairs.append((float(pair[0]), float(pair[1])))
+        set_("grid_lr_momentum", tuple(pairs))
+
+    def limits(self) -> dict[str, int | None]:
+        return {"train_limit": self.train_limit, "test_limit": self.test_limit}
+
+    def _subset(self, limit: int | None) -> int | None:
+        """A sweep's own subset, never larger than ``train_limit`` (smoke)."""
+        if limit is None or self.train_limit is None:
+            return limit if limit is not None else self.train_limit
+        return min(limit, self.train_limit)
+
+    @property
+    def regularization_limit(self) -> int | None:
+        return self._subset(self.regularization_train_limit)
+
+    @property
+    def pathology_limit(self) -> int | None:
+        return self._subset(self.pathology_train_limit)
+
+
+# What --smoke shrinks: data, epochs and grids, so the notebook runs in well under 2 minutes.
+LAB2_SMOKE = dict(baseline_epochs=2, checks_per_epoch=4, probe_examples=200, regularization_train_limit=1000,
+                  regularization_epochs=2, dropouts=(0.0, 0.5), weight_decays=(1e-3,), lrs=(0.1,), sweep_epochs=1,
+                  arch_channels=((8, 16), (16, 32)), arch_kernel_sizes=(3, 5), arch_conv_layers=(1, 2),
+                  arch_batch_sizes=(16, 64), grid_kernel_sizes=((3,), (3, 5)), grid_channels=((4,), (4, 8)),
+                  grid_hidden=(32,), grid_inits=("xavier_uniform", "default"), grid_batch_sizes=(64,),
+                  grid_lr_momentum=((0.01, 0.9), (0.05, 0.5)), pathology_train_limit=600, pathology_epochs=2,
+                  final_epochs=1, train_limit=1500, test_limit=500)
+
+
+def lab2(**params: Any) -> Lab2Params:
+    """Validate Lab 2's parameters as given (unknown names are an error), then apply ``smoke``."""
+    return _validated(Lab2Params, LAB2_SMOKE, "Lab 2", params)

@@ -2,7 +2,7 @@
 
 Rows are appended one run at a time and every write is atomic (a temp file in the same
 folder, then ``os.replace``), so an interrupted sweep leaves a whole file behind and
-:func:`run_resumable` picks up where it stopped without repeating finished runs.
+:func:`labkit.sweep.run_sweep` picks up where it stopped without repeating finished runs.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pandas as pd
-
-from labkit.progress import progress as progress_bar
 
 KEY_COLUMN = "run_key"  # the column holding config_key() of each row's knobs
 REPORTS_ENV = "LABKIT_REPORTS_DIR"  # overrides where reports/ lives (e.g. a Drive folder on Colab)
@@ -121,33 +119,49 @@ def completed_keys(path: str | Path, key_column: str = KEY_COLUMN) -> set[str]:
     return set(frame[key_column].dropna())
 
 
-def run_resumable(configs: Iterable[dict[str, Any]], run: Callable[[dict[str, Any]], dict[str, Any]],
-                  path: str | Path, *, key_fields: dict[str, Any] | None = None, progress: bool = True,
-                  desc: str = "sweep") -> pd.DataFrame:
-    """Call ``run(config)`` for each config not yet in the results file, appending each row at once.
+class IncompatibleResultsError(ValueError):
+    """The results file holds rows of another lab, or of the same sweep run with another setup."""
 
-    ``key_fields`` (fixed setup such as epochs, seed, device) join each config in its key and row.
-    Return the file's rows for ``configs``, in their order, read back from the file.
-    """
-    configs = list(configs)
-    key_fields = key_fields or {}
-    keys = [config_key({**config, **key_fields}) for config in configs]
-    done = completed_keys(path)
-    pending, queued = [], set()
-    for config, key in zip(configs, keys):
-        if key not in done and key not in queued:
-            pending.append((config, key))
-            queued.add(key)
-    skipped = len(dict.fromkeys(keys)) - len(pending)
-    label = f"{desc} ({skipped} of {skipped + len(pending)} done before)" if skipped else desc
-    todo = progress_bar(pending, total=len(pending), desc=label) if progress else pending
-    for config, key in todo:
-        metrics = run(config)
-        append_result(path, {**config, **key_fields, **metrics, KEY_COLUMN: key})
 
-    frame = read_results(path)
-    if frame.empty:
-        return frame
-    order = {key: position for position, key in enumerate(dict.fromkeys(keys))}
-    frame = frame[frame[KEY_COLUMN].isin(order)].drop_duplicates(KEY_COLUMN, keep="last")
-    return frame.sort_values(KEY_COLUMN, key=lambda column: column.map(order)).reset_index(drop=True)
+def _same(recorded: str, value: Any) -> bool:
+    """True if a CSV cell (text) holds ``value`` as written by :func:`append_result`."""
+    if value is None:
+        return recorded == ""
+    if recorded == str(value):
+        return True
+    try:
+        return float(recorded) == float(value)
+    except (TypeError, ValueError):
+        return False
+
+
+def check_compatible(path: str | Path, key_fields: dict[str, Any], *, sweep: str,
+                     sweep_column: str = "sweep") -> None:
+    """Raise :class:`IncompatibleResultsError` if ``path`` holds rows of another ``lab`` (when key_fields has
+    one), or rows of ``sweep`` whose setup differs from ``key_fields``; the message names each differing field."""
+    path = Path(path)
+    header, rows = _read_rows(path)
+    if not rows:
+        return
+    lab = key_fields.get("lab")
+    if lab is not None and "lab" in header:
+        others = sorted({row["lab"] for row in rows if row.get("lab") and row["lab"] != lab})
+        if others:
+            raise IncompatibleResultsError(
+                f"{path} holds results of lab {others[0]!r}, not {lab!r}: give each lab its own "
+                "reports folder (reports_dir / --reports-dir) instead of mixing their rows")
+    same_sweep = [row for row in rows if row.get(sweep_column) == sweep]
+    differing: dict[str, tuple[str, Any]] = {}
+    for name, value in key_fields.items():
+        if name not in header:
+            continue
+        for row in same_sweep:
+            if not _same(row.get(name, ""), value):
+                differing[name] = (row.get(name, ""), value)
+                break
+    if differing:
+        listed = "; ".join(f"{name}: file {old or 'blank'!s}, this run {new}" for name, (old, new) in differing.items())
+        raise IncompatibleResultsError(
+            f"{path} already holds '{sweep}' runs with another setup ({listed}). Mixing them would compare "
+            "unlike runs: delete that file (or its folder) to start over, or point reports_dir / --reports-dir "
+            "at a new folder.")

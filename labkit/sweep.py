@@ -1,28 +1,52 @@
-"""Grids over configs and the Lab 1 trial: train one MLP config and measure it.
+"""Grids over configs and the resumable sweep runner (each lab's trial lives with its lab's code).
 
-Every trial's row goes to the lab's tidy results file through
-:func:`labkit.results.run_resumable`, so an interrupted sweep resumes where it stopped.
+:func:`run_sweep` calls a trial for every config not yet in the lab's tidy results file, appends
+each row atomically as soon as it is done, and mirrors each trial as an MLflow run when tracking
+is on. A sweep stopped at any moment (Ctrl-C, SIGKILL, a lost Colab runtime) and started again
+skips the finished configs and redoes the unfinished one.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pandas as pd
 
-from labkit.counting import count_macs, count_params, macs_to_flops
-from labkit.data import load_splits
-from labkit.models import MLP
-from labkit.results import run_resumable
-from labkit.sysinfo import fingerprint_id
-from labkit.timing import measure_latency
-from labkit.train import fit, resolve_device, seed_everything
+from labkit.progress import progress as progress_bar
+from labkit.results import KEY_COLUMN, append_result, check_compatible, config_key, read_results
 
-# The Lab 1 baseline as a sweep config: 28x28 input, 3 hidden layers of 1024, batch 64.
-MLP_BASELINE = {"input_size": 28, "input_mode": "resize", "depth": 3, "width": 1024, "batch_size": 64}
+if TYPE_CHECKING:
+    from labkit.tracking import Tracker
+
+SWEEP_COLUMN = "sweep"  # the name of the sweep that recorded a row
+# Entries a trial may return beside its metrics: per-epoch / per-check tables, kept out of the row. They are
+# written to <results folder>/tables/<run_key>.<name>.csv (the recorded data behind every curve) and to MLflow.
+TABLE_ENTRIES = ("history", "checks")
+TABLES_DIR = "tables"
+
+
+def table_path(results_path: str | Path, key: str, name: str) -> Path:
+    """Return where run ``key``'s table ``name`` (``history`` or ``checks``) of a results file is kept."""
+    return Path(results_path).parent / TABLES_DIR / f"{key}.{name}.csv"
+
+
+def read_table(results_path: str | Path, key: str, name: str = "history") -> pd.DataFrame:
+    """Return run ``key``'s recorded table ``name``; raise FileNotFoundError naming the file when it is missing."""
+    path = table_path(results_path, key, name)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the run's {name} was not recorded (delete its row in "
+                                f"{Path(results_path).name} to train it again)")
+    return pd.read_csv(path)
+
+
+def _write_table(path: Path, table: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(temp, index=False)
+    temp.replace(path)  # atomic: a table is whole or absent
 
 
 def grid(base: dict[str, Any], **axes: Iterable[Any]) -> list[dict[str, Any]]:
@@ -31,86 +55,94 @@ def grid(base: dict[str, Any], **axes: Iterable[Any]) -> list[dict[str, Any]]:
     return [{**base, **dict(zip(names, values))} for values in itertools.product(*(axes[n] for n in names))]
 
 
-@dataclass(frozen=True)
-class TrialSetup:
-    """What stays fixed across one lab's trials (part of every run's resume key)."""
+def _tracker(tracking: "bool | Tracker | None", path: Path, experiment: str | None,
+             key_fields: dict[str, Any]) -> "Tracker | None":
+    if not tracking:
+        return None
+    from labkit.tracking import Tracker  # MLflow is imported only when tracking is on
+    if isinstance(tracking, Tracker):
+        return tracking
+    from labkit.sysinfo import fingerprint, fingerprint_id
 
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    epochs: int = 2
-    lr: float = 1e-3
-    device: str = "auto"
-    seed: int = 0
-    train_limit: int | None = None
-    test_limit: int | None = None
-    latency_repeats: int = 100
-
-    def key_fields(self) -> dict[str, Any]:
-        """Fields recorded with each row: the setup (minus the data path) and the machine fingerprint."""
-        fields = {k: v for k, v in asdict(self).items() if k != "data_dir"}
-        fields["device"] = str(resolve_device(self.device))
-        fields["fingerprint_id"] = fingerprint_id()
-        return fields
+    machine = fingerprint()
+    lab = key_fields.get("lab") or path.parent.name
+    return Tracker(experiment or f"labkit/{lab}", path,
+                   tags={"fingerprint_id": fingerprint_id(machine), "fingerprint": json.dumps(machine, default=str)})
 
 
-def mlp_trial(config: dict[str, Any], setup: TrialSetup) -> dict[str, Any]:
-    """Train the MLP of ``config`` and return its metrics (accuracies as fractions, times in s and ms).
+def _done_rows(path: Path, keys: set[str], config_names: set[str]) -> dict[str, tuple[dict, dict]]:
+    """Return run_key -> (params, metrics) of the rows of ``keys`` already in the results file."""
+    frame = read_results(path)
+    if frame.empty:
+        return {}
+    done = {}
+    for row in frame[frame[KEY_COLUMN].isin(keys)].to_dict("records"):
+        params = {k: v for k, v in row.items() if k in config_names}
+        metrics = {k: v for k, v in row.items() if k not in config_names and k not in (KEY_COLUMN, SWEEP_COLUMN)}
+        done[row[KEY_COLUMN]] = (params, metrics)
+    return done
 
-    ``latency_ms`` is the median latency of one example (batch 1); ``batch_latency_ms`` that of
-    one batch of ``batch_size``; ``macs``/``flops`` are per example, ``batch_macs`` per batch;
-    ``train_steps`` counts optimizer steps.
+
+def run_sweep(configs: Iterable[dict[str, Any]], trial: Callable[[dict[str, Any]], dict[str, Any]],
+              path: str | Path, *, key_fields: dict[str, Any] | None = None, sweep: str = "sweep",
+              tracking: "bool | Tracker | None" = False, experiment: str | None = None,
+              progress: bool = True) -> pd.DataFrame:
+    """Call ``trial(config)`` for each config not yet in the results file at ``path``; append each row at once.
+
+    ``key_fields`` (the fixed setup: epochs, seed, device, machine) join each config in its key and row; a file
+    holding ``sweep`` rows of another setup is refused (:class:`labkit.results.IncompatibleResultsError`).
+    A trial returns its metrics, optionally with ``history``/``checks`` tables (sent to MLflow only).
+    ``tracking`` mirrors every trial as an MLflow run (True: the default store, see :mod:`labkit.tracking`).
+    Return the file's rows for ``configs``, in their order.
     """
-    device = resolve_device(setup.device)
-    data = load_splits(setup.dataset, setup.data_dir, size=config["input_size"], mode=config["input_mode"],
-                       seed=setup.seed, train_limit=setup.train_limit, test_limit=setup.test_limit)
-    seed_everything(setup.seed)
-    model = MLP.uniform(data.in_features, config["depth"], config["width"], data.num_classes)
-    history = fit(model, data, epochs=setup.epochs, batch_size=config["batch_size"], lr=setup.lr,
-                  device=device, seed=setup.seed, verbose=False)
-    last = history.iloc[-1]
-    example = data.test.x[:1].to(device)
-    batch = data.test.x[: config["batch_size"]].to(device)
-    macs = count_macs(model, example)
-    one = measure_latency(model, example, repeats=setup.latency_repeats, device=device)
-    many = measure_latency(model, batch, repeats=max(10, setup.latency_repeats // 4), device=device)
-    return {
-        "params": count_params(model),
-        "macs": macs,
-        "flops": macs_to_flops(macs),
-        "batch_macs": count_macs(model, batch),
-        "train_examples": len(data.train),
-        "train_steps": setup.epochs * data.train.num_batches(config["batch_size"]),
-        "train_acc": float(last.train_acc),
-        "val_acc": float(last.val_acc),
-        "test_acc": float(last.test_acc),
-        "test_loss": float(last.test_loss),
-        "train_time_s": float(history.epoch_time_s.sum()),
-        "epoch_time_s": float(history.epoch_time_s.mean()),
-        "latency_ms": one.median_ms,
-        "latency_p10_ms": one.p10_ms,
-        "latency_p90_ms": one.p90_ms,
-        "batch_latency_ms": many.median_ms,
-        "batch_latency_p10_ms": many.p10_ms,
-        "batch_latency_p90_ms": many.p90_ms,
-        "throughput_per_s": many.throughput_per_s,
-    }
+    path = Path(path)
+    configs = list(configs)
+    key_fields = dict(key_fields or {})
+    check_compatible(path, key_fields, sweep=sweep)
+    keys = [config_key({**config, **key_fields}) for config in configs]
+    unique = dict.fromkeys(keys)
+    done = set(read_results(path).get(KEY_COLUMN, pd.Series(dtype=str)).dropna())
+    pending, queued = [], set()
+    for config, key in zip(configs, keys):
+        if key not in done and key not in queued:
+            pending.append((config, key))
+            queued.add(key)
+    tracker = _tracker(tracking, path, experiment, key_fields)
+    if tracker is not None:
+        names = {name for config in configs for name in config} | set(key_fields)
+        tracker.reconcile(_done_rows(path, set(unique), names), sweep=sweep)
+    skipped = len(unique) - len(pending)
+    label = f"{sweep} ({skipped} of {len(unique)} done before)" if skipped else sweep
+    todo = progress_bar(pending, total=len(pending), desc=label) if progress else pending
+    for config, key in todo:
+        params = {**config, **key_fields}
+        run_id = tracker.start(key, params, sweep=sweep) if tracker is not None else None
+        try:
+            metrics = dict(trial(config))
+            tables = {name: metrics.pop(name) for name in TABLE_ENTRIES if name in metrics}
+            for name, table in tables.items():
+                _write_table(table_path(path, key, name), table)
+            if tracker is not None:
+                tracker.log(run_id, metrics, tables.get("history"), tables.get("checks"))
+            append_result(path, {**params, **metrics, SWEEP_COLUMN: sweep, KEY_COLUMN: key})
+        except BaseException as error:
+            if tracker is not None:
+                tracker.fail(run_id, "interrupted" if isinstance(error, KeyboardInterrupt) else repr(error))
+            raise
+        if tracker is not None:
+            tracker.finish(run_id)
+
+    frame = read_results(path)
+    if frame.empty:
+        return frame
+    order = {key: position for position, key in enumerate(unique)}
+    frame = frame[frame[KEY_COLUMN].isin(order)].drop_duplicates(KEY_COLUMN, keep="last")
+    return frame.sort_values(KEY_COLUMN, key=lambda column: column.map(order)).reset_index(drop=True)
 
 
-def run_mlp_sweep(configs: list[dict[str, Any]], setup: TrialSetup, results_path: str | Path,
-                  *, desc: str = "sweep") -> pd.DataFrame:
-    """Run (or resume) ``mlp_trial`` over ``configs``; return their rows read back from the results file."""
-    return run_resumable(configs, lambda config: mlp_trial(config, setup), results_path,
-                         key_fields=setup.key_fields(), desc=desc)
-
-
-# Columns a sweep table shows, in order; units are in the names (accuracy as a fraction).
-SUMMARY_COLUMNS = ["input_mode", "input_size", "depth", "width", "batch_size", "params", "macs", "flops",
-                   "latency_ms", "latency_p10_ms", "latency_p90_ms", "epoch_time_s", "train_acc", "test_acc"]
-
-
-def summary(runs: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """Return the sweep rows with the columns worth reading (knobs, cost, latency, accuracy)."""
-    return runs[[c for c in (columns or SUMMARY_COLUMNS) if c in runs.columns]].reset_index(drop=True)
+def summary(runs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Return the sweep rows with the ``columns`` worth reading (those present), in that order."""
+    return runs[[c for c in columns if c in runs.columns]].reset_index(drop=True)
 
 
 def best_tradeoff(runs: pd.DataFrame, *, cost: str = "flops", accuracy: str = "test_acc",

@@ -222,3 +222,21 @@ def compare_batched(model: Model, inputs: torch.Tensor, *, device: torch.device 
     return {"n_examples": len(inputs), "one_batch_ms": one_batch.median_ms,
             "batches_of_one_ms": batches_of_one.median_ms,
             "speedup": batches_of_one.median_ms / one_batch.median_ms}
+
+
+def dataset_inference_s(model: Model, inputs: torch.Tensor, *, batch_size: int = 1000,
+                        device: torch.device | str | None = None) -> float:
+    """Seconds to classify every row of ``inputs`` in batches of ``batch_size`` (eval mode, no grad, one pass
+    after one untimed warm-up batch); divide by ``len(inputs)`` for the time per example."""
+    _check_count(batch_size, "batch_size", 1)
+    device = _move_model(model, device)
+    inputs = inputs.to(device) if device is not None else inputs
+    sync_device = device if device is not None else inputs.device
+
+    def run_all() -> None:
+        for start in range(0, len(inputs), batch_size):
+            model(inputs[start:start + batch_size])
+
+    with _eval_mode(model), torch.inference_mode():
+        model(inputs[:batch_size])
+        return _timed_ms(run_all, sync_device) / 1e3

@@ -53,3 +53,54 @@ def test_batch_sweep_trains_on_the_lab_data_unless_given_its_own_limit():
     assert lab1().batch_sweep_limit is None, "the real lab's batch-size sweep uses the whole training set"
     assert lab1(train_limit=5000).batch_sweep_limit == 5000
     assert lab1(train_limit=5000, batch_sweep_train_limit=800).batch_sweep_limit == 800
+
+
+# --- Lab 2 -------------------------------------------------------------------------------------------
+
+from labkit.params import LAB2_SMOKE, Lab2Params, lab2  # noqa: E402
+
+
+def test_lab2_defaults_are_the_real_lab():
+    p = lab2()
+    assert not p.smoke and p.train_limit is None and p.dropouts == (0.0, 0.2, 0.5, 0.8)
+    grid = 1
+    for values in (*p.grid_kernel_sizes, *p.grid_channels, p.grid_hidden):
+        grid *= len(values)
+    assert grid >= 72, "the model grid has at least 72 configs"
+    assert len(p.grid_inits) * len(p.grid_batch_sizes) * len(p.grid_lr_momentum) >= 48
+    assert all(len(v) >= 2 for v in p.grid_kernel_sizes) and all(len(v) >= 3 for v in p.grid_channels)
+
+
+def test_lab2_smoke_shrinks_every_run_and_keeps_subsets_within_train_limit():
+    p = lab2(smoke=True)
+    assert p.smoke and p.train_limit == LAB2_SMOKE["train_limit"]
+    assert p.regularization_limit <= p.train_limit and p.pathology_limit <= p.train_limit
+
+
+def test_lab2_subsets_fall_back_to_the_lab_data():
+    p = lab2(regularization_train_limit=None)
+    assert p.regularization_limit is None and lab2(train_limit=500).pathology_limit == 500
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(dropouts=[0.5, 1.0]), "dropouts contains 1.0"),
+    (dict(grid_inits=["he"]), "grid_inits contains 'he'"),
+    (dict(grid_channels=[[4, 8]]), "grid_channels has 1 lists"),
+    (dict(grid_lr_momentum=[[0.1]]), r"grid_lr_momentum contains \[0.1\]"),
+    (dict(grid_lr_momentum=[[0.1, 1.2]]), "momentum contains 1.2"),
+    (dict(arch_channels=[[8, -1]]), r"arch_channels\[0\] contains -1"),
+    (dict(tracking="yes"), "tracking='yes'"),
+    (dict(momentum=1.0), "momentum contains 1.0"),
+    (dict(baseline_epochs=0), "baseline_epochs"),
+    (dict(dataset="cifar"), "dataset='cifar'"),
+])
+@pytest.mark.parametrize("smoke", [False, True])
+def test_lab2_bad_parameters_name_the_parameter(kwargs, message, smoke):
+    with pytest.raises(ValueError, match=message):
+        lab2(smoke=smoke, **kwargs)
+
+
+def test_lab2_unknown_parameter_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['epoch'\]; Lab 2 knows"):
+        lab2(epoch=3)
+    assert Lab2Params().tracking is True

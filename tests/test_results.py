@@ -4,30 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.results import (append_result, completed_keys, config_key, project_root, read_results,
-                            reports_dir, run_resumable)
-
-CONFIGS = [{"depth": depth, "width": 64} for depth in (1, 2, 4, 8, 16)]
-
-
-def fake_trial(config: dict) -> dict:
-    """A stand-in for training: metrics that depend on the config only."""
-    return {"test_acc": 0.9 + config["depth"] / 1000, "latency_ms": 0.1 * config["depth"]}
-
-
-class CountingRun:
-    """Calls ``fake_trial``, counts calls, and raises on the configs listed in ``fail_on``."""
-
-    def __init__(self, fail_on: tuple[int, ...] = ()):
-        self.calls: list[dict] = []
-        self.fail_on = fail_on
-
-    def __call__(self, config: dict) -> dict:
-        self.calls.append(config)
-        if config["depth"] in self.fail_on:
-            raise KeyboardInterrupt(f"interrupted at depth {config['depth']}")
-        return fake_trial(config)
-
+from labkit.results import (IncompatibleResultsError, append_result, check_compatible, completed_keys,
+                            config_key, project_root, read_results, reports_dir)
 
 def test_config_key_is_stable_and_ignores_key_order():
     key = config_key({"depth": 2, "width": 64, "lr": 1e-3})
@@ -89,59 +67,6 @@ def test_completed_keys_reads_keys_that_look_like_numbers_as_text(tmp_path):
     assert completed_keys(path) == {"0123456789012345"}
 
 
-def test_run_resumable_runs_every_config_once_and_records_the_key(tmp_path):
-    path, run = tmp_path / "sweep.csv", CountingRun()
-    rows = run_resumable(CONFIGS, run, path, key_fields={"epochs": 2}, progress=False)
-    assert len(run.calls) == 5, f"expected 5 runs, got {len(run.calls)}"
-    assert rows["run_key"].tolist() == [config_key({**c, "epochs": 2}) for c in CONFIGS]
-    assert (rows["epochs"] == 2).all(), "key_fields must be recorded in every row"
-
-
-def test_run_resumable_skips_completed_configs(tmp_path):
-    path = tmp_path / "sweep.csv"
-    run_resumable(CONFIGS[:3], CountingRun(), path, progress=False)
-    run = CountingRun()
-    run_resumable(CONFIGS, run, path, progress=False)
-    assert [c["depth"] for c in run.calls] == [8, 16], f"expected only depths 8, 16; got {run.calls}"
-
-
-def test_run_resumable_treats_other_key_fields_as_new_runs(tmp_path):
-    path = tmp_path / "sweep.csv"
-    run_resumable(CONFIGS, CountingRun(), path, key_fields={"epochs": 1}, progress=False)
-    run = CountingRun()
-    rows = run_resumable(CONFIGS, run, path, key_fields={"epochs": 2}, progress=False)
-    assert len(run.calls) == 5, "a different setup (epochs) must not reuse the old rows"
-    assert (rows["epochs"] == 2).all() and len(rows) == 5
-
-
-def test_run_resumable_resumes_after_an_interruption(tmp_path):
-    path = tmp_path / "sweep.csv"
-    with pytest.raises(KeyboardInterrupt):
-        run_resumable(CONFIGS, CountingRun(fail_on=(4,)), path, progress=False)
-    assert read_results(path)["depth"].tolist() == [1, 2], "the two finished runs must be kept"
-    run = CountingRun()
-    rows = run_resumable(CONFIGS, run, path, progress=False)
-    assert [c["depth"] for c in run.calls] == [4, 8, 16], f"expected configs 3-5 only, got {run.calls}"
-    assert rows["depth"].tolist() == [1, 2, 4, 8, 16]
-
-
-def test_run_resumable_returns_rows_in_config_order_and_only_those_configs(tmp_path):
-    path = tmp_path / "sweep.csv"
-    run_resumable(CONFIGS, CountingRun(), path, progress=False)
-    wanted = [CONFIGS[4], CONFIGS[0], CONFIGS[2]]
-    rows = run_resumable(wanted, CountingRun(), path, progress=False)
-    assert rows["depth"].tolist() == [16, 1, 4], f"expected depths 16, 1, 4 in that order, got\n{rows}"
-    assert rows["test_acc"].tolist() == [fake_trial(c)["test_acc"] for c in wanted]
-
-
-def test_run_resumable_shows_a_text_progress_bar_named_by_desc(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("LABKIT_PROGRESS", "text")
-    rows = run_resumable(CONFIGS[:2], CountingRun(), tmp_path / "sweep.csv", desc="depth sweep")
-    printed = capsys.readouterr()
-    assert len(rows) == 2
-    assert "depth sweep" in printed.out + printed.err, f"expected the bar's desc, got {printed}"
-
-
 def test_reports_dir_honours_the_environment_variable_and_creates_the_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_REPORTS_DIR", str(tmp_path / "my_reports"))
     folder = reports_dir("01_mlp_sweeps")
@@ -164,3 +89,29 @@ def test_reports_dir_defaults_to_the_project_reports_folder(tmp_path, monkeypatc
 
 def test_project_root_is_none_outside_a_project(tmp_path):
     assert project_root(tmp_path) is None
+
+
+def test_check_compatible_names_the_fields_that_differ_within_a_sweep(tmp_path):
+    path = tmp_path / "results.csv"
+    append_result(path, {"depth": 1, "epochs": 2, "seed": 0, "sweep": "depth", "test_acc": 0.9})
+    with pytest.raises(IncompatibleResultsError, match=r"epochs: file 2, this run 3") as caught:
+        check_compatible(path, {"epochs": 3, "seed": 0}, sweep="depth")
+    assert "seed" not in str(caught.value), "only the fields that differ are named"
+    check_compatible(path, {"epochs": 2, "seed": 0}, sweep="depth")  # the same setup is fine
+    check_compatible(path, {"epochs": 3, "seed": 0}, sweep="width")  # another sweep may differ
+
+
+def test_check_compatible_refuses_a_file_of_another_lab(tmp_path):
+    path = tmp_path / "results.csv"
+    append_result(path, {"lab": "01_mlp_sweeps", "sweep": "depth", "test_acc": 0.9})
+    with pytest.raises(IncompatibleResultsError, match="lab '01_mlp_sweeps', not '02_cnn_sweeps'"):
+        check_compatible(path, {"lab": "02_cnn_sweeps"}, sweep="model grid")
+
+
+def test_check_compatible_reads_blank_cells_as_none(tmp_path):
+    path = tmp_path / "results.csv"
+    append_result(path, {"train_limit": None, "lr": 0.01, "sweep": "s"})
+    check_compatible(path, {"train_limit": None, "lr": 0.01}, sweep="s")
+    with pytest.raises(IncompatibleResultsError, match="train_limit: file blank, this run 500"):
+        check_compatible(path, {"train_limit": 500, "lr": 0.01}, sweep="s")
+

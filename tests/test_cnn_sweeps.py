@@ -1,0 +1,109 @@
+"""The Lab 2 trial and grids: what a row records, grid sizes, configs read back, models and tables kept."""
+
+import dataclasses
+
+import pytest
+
+from labkit import cnn_sweeps, results, sweep
+from labkit.cnn_sweeps import (BASELINE, CLASSIC, CNNSetup, architecture_sweeps, cnn_trial, config_from_row,
+                               model_path, pathology_configs, run_cnn_sweep, target_columns, training_grid,
+                               two_conv_grid)
+from labkit.models import load_model
+from labkit.params import Lab2Params
+
+SMALL = {**BASELINE, "channels": [4, 4], "hidden": [16], "batch_size": 16, "lr": 0.05}
+
+
+@pytest.fixture
+def setup(data_dir):
+    return CNNSetup(data_dir=str(data_dir), epochs=2, device="cpu", checks_per_epoch=4, probe_examples=50)
+
+
+def test_trial_row_counts_the_configured_cnn(setup):
+    row = cnn_trial(SMALL, setup)
+    by_hand = (4 * 9 + 4) + (4 * 4 * 9 + 4) + (4 * 24 * 24 * 16 + 16) + (16 * 10 + 10)
+    assert row["params"] == by_hand and row["model_name"] == "CNN_c4k3_c4k3_fc16"
+    assert row["macs"] == 26 * 26 * 4 * 9 + 24 * 24 * 4 * 4 * 9 + 4 * 24 * 24 * 16 + 16 * 10
+    assert row["flops"] == 2 * row["macs"]
+    assert (row["conv1_channels"], row["conv2_kernel"], row["fc1_units"], row["n_conv"]) == (4, 3, 16, 2)
+    assert row["inference_ms_per_image"] > 0 and row["peak_gpu_memory_bytes"] is None
+    assert len(row["history"]) == 2 and len(row["checks"]) == 8
+
+
+def test_trial_records_when_each_target_was_first_reached(setup):
+    row = cnn_trial(SMALL, setup)
+    checks = row["checks"]
+    reached = checks[checks.train_acc >= 0.9]
+    assert not reached.empty, "the block-position fixture is learnable to 90% in two epochs"
+    assert row["time_to_90_s"] == reached.train_time_s.iloc[0] and row["epochs_to_90"] == reached.epoch.iloc[0]
+
+
+def test_a_target_never_reached_within_the_epoch_cap_is_blank(setup):
+    row = cnn_trial({**SMALL, "lr": 1e-6, "momentum": 0.0}, setup)
+    assert row["time_to_96_s"] is None and row["epochs_to_96"] is None
+
+
+def test_same_seed_same_config_gives_the_same_metrics(setup):
+    a, b = cnn_trial(SMALL, setup), cnn_trial(SMALL, setup)
+    for name in ("train_acc", "test_acc", "test_loss", "epochs_to_90", "params", "macs"):
+        assert a[name] == b[name], f"{name} differs between two runs of the same seed"
+    assert a["checks"].train_loss.tolist() == b["checks"].train_loss.tolist()
+
+
+def test_unknown_config_knob_is_named(setup):
+    with pytest.raises(ValueError, match=r"unknown CNN config knob\(s\) \['kernel'\]"):
+        cnn_trial({**SMALL, "kernel": 3}, setup)
+
+
+def test_target_columns_name_the_percentage():
+    assert target_columns(0.9) == ("time_to_90_s", "epochs_to_90")
+    assert target_columns(0.965) == ("time_to_96_5_s", "epochs_to_96_5")
+
+
+def test_default_grids_are_at_least_as_large_as_the_lab_asks():
+    p = Lab2Params()
+    models = two_conv_grid(BASELINE, kernel_sizes=p.grid_kernel_sizes, channels=p.grid_channels, hidden=p.grid_hidden)
+    assert len(models) == 72 and len({str(m) for m in models}) == 72
+    trainings = training_grid(BASELINE, inits=p.grid_inits, batch_sizes=p.grid_batch_sizes,
+                              lr_momentum=p.grid_lr_momentum)
+    assert len(trainings) == 48 and {t["init"] for t in trainings} == set(p.grid_inits)
+
+
+def test_architecture_sweeps_vary_one_knob_each():
+    sweeps = architecture_sweeps(CLASSIC, channels=[(8, 16), (32, 64)], kernel_sizes=[3, 5, 7], conv_layers=[1, 3],
+                                 batch_sizes=[1, 64])
+    assert [c["channels"] for c in sweeps["channels"]] == [[8, 16], [32, 64]]
+    assert [(c["kernel_sizes"], c["padding"]) for c in sweeps["kernel size"]] == [([3, 3], 1), ([5, 5], 2), ([7, 7], 3)]
+    assert [c["channels"] for c in sweeps["conv layers"]] == [[32], [32, 64, 128]]
+    assert [c["batch_size"] for c in sweeps["batch size"]] == [1, 64]
+    for configs in sweeps.values():
+        for config in configs:
+            cnn_sweeps.build_model(config)  # every config builds
+
+
+def test_pathologies_change_one_knob_each():
+    changed = {name: {k for k in config if config[k] != BASELINE[k]} for name, config in pathology_configs(BASELINE).items()}
+    assert changed == {"learning rate too high": {"lr"}, "learning rate too low": {"lr", "momentum"},
+                       "momentum too high": {"momentum"}, "batch size too small": {"batch_size"},
+                       "large model overfits": {"channels", "hidden"}}
+
+
+def test_sweep_keeps_tables_and_models_and_rows_give_back_their_config(setup, tmp_path):
+    path = tmp_path / "results.csv"
+    configs = [SMALL, {**SMALL, "kernel_sizes": [5, 3], "pool": [True, False], "dropout": 0.5}]
+    setup = dataclasses.replace(setup, save_models=True)
+    runs = run_cnn_sweep(configs, setup, path, sweep="test", tracking=False)
+    assert len(results.read_results(path)) == 2
+    for config, row in zip(configs, runs.itertuples()):
+        assert config_from_row(runs.loc[row.Index]) == config, "a row's knobs rebuild its config"
+        history = sweep.read_table(path, row.run_key, "history")
+        assert history.test_acc.iloc[-1] == pytest.approx(row.test_acc)
+        assert load_model(model_path(path, config, setup)).name == row.model_name
+
+
+def test_a_run_that_keeps_its_model_is_not_taken_for_the_same_run_without_one(setup, tmp_path):
+    path = tmp_path / "results.csv"
+    run_cnn_sweep([SMALL], setup, path, sweep="grid", tracking=False)
+    keeping = dataclasses.replace(setup, save_models=True)
+    run_cnn_sweep([SMALL], keeping, path, sweep="final", tracking=False)
+    assert model_path(path, SMALL, keeping).exists(), "the grid's row must not stand in for a run that saves a model"
