@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from labkit.data import IMAGE_SIZE, dataset_name
 from labkit.train import resolve_device
@@ -24,6 +24,19 @@ def _positive_ints(values, name: str, *, allow_empty: bool = False) -> tuple[int
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} contains {v!r}: every value must be a positive whole number")
     return values
+
+
+def _check_common(params: Any) -> Callable[[str, Any], None]:
+    """Check the knobs every lab has (dataset, device, seed), canonicalise the dataset name, and return a
+    setter for the frozen dataclass ``params``."""
+    def set_(name: str, value: Any) -> None:
+        object.__setattr__(params, name, value)
+
+    set_("dataset", dataset_name(params.dataset))
+    resolve_device(params.device)
+    if isinstance(params.seed, bool) or not isinstance(params.seed, int) or params.seed < 0:
+        raise ValueError(f"seed={params.seed!r}: must be a non-negative whole number")
+    return set_
 
 
 @dataclass(frozen=True)
@@ -55,16 +68,12 @@ class Lab1Params:
     smoke: bool = False
 
     def __post_init__(self) -> None:
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
-        set_("dataset", dataset_name(self.dataset))
-        resolve_device(self.device)
+        set_ = _check_common(self)
         for name in ("epochs", "sweep_epochs", "batch_size", "latency_repeats"):
             _positive_ints(getattr(self, name), name)
         for name in ("trace_examples", "train_limit", "test_limit", "batch_sweep_train_limit"):
             if getattr(self, name) is not None:
                 _positive_ints(getattr(self, name), name)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed={self.seed!r}: must be a non-negative whole number")
         if not isinstance(self.lr, (int, float)) or not self.lr > 0:
             raise ValueError(f"lr={self.lr!r}: the learning rate must be a positive number")
         for name in ("hidden_sizes", "depths", "widths", "combined_depths", "combined_widths", "batch_sizes"):
@@ -181,11 +190,7 @@ class Lab2Params:
     def __post_init__(self) -> None:
         from labkit.models import INITS
 
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
-        set_("dataset", dataset_name(self.dataset))
-        resolve_device(self.device)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed={self.seed!r}: must be a non-negative whole number")
+        set_ = _check_common(self)
         if not isinstance(self.tracking, bool):
             raise ValueError(f"tracking={self.tracking!r}: must be True or False")
         for name in ("baseline_epochs", "batch_size", "checks_per_epoch", "probe_examples", "regularization_epochs",
@@ -194,8 +199,7 @@ class Lab2Params:
         for name in ("regularization_train_limit", "pathology_train_limit", "train_limit", "test_limit"):
             if getattr(self, name) is not None:
                 _positive_ints(getattr(self, name), name)
-        for name in ("lr",):
-            _fraction_list(getattr(self, name), name, low=1e-12, high=100.0, closed_high=True)
+        _fraction_list(self.lr, "lr", low=1e-12, high=100.0, closed_high=True)
         _fraction_list(self.momentum, "momentum", low=0.0, high=1.0)
         set_("dropouts", _fraction_list(self.dropouts, "dropouts", low=0.0, high=1.0))
         set_("weight_decays", _fraction_list(self.weight_decays, "weight_decays", low=0.0, high=1.0, closed_high=True))
