@@ -24,7 +24,7 @@ PREDICTED_COLOR = "#9467bd"
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000) -> np.ndarray:
+def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> np.ndarray:
     """Return the predicted class (argmax of the logits) per example of ``x``, shape (N,), int64.
 
     Runs in eval mode on the model's device, ``batch_size`` examples at a time; the train flag is restored.

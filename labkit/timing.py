@@ -224,7 +224,7 @@ def compare_batched(model: Model, inputs: torch.Tensor, *, device: torch.device 
             "speedup": batches_of_one.median_ms / one_batch.median_ms}
 
 
-def dataset_inference_s(model: Model, inputs: torch.Tensor, *, batch_size: int = 1000,
+def dataset_inference_s(model: Model, inputs: torch.Tensor, *, batch_size: int = 256,
                         device: torch.device | str | None = None) -> float:
     """Seconds to classify every row of ``inputs`` in batches of ``batch_size`` (eval mode, no grad, one pass
     after one untimed warm-up batch); divide by ``len(inputs)`` for the time per example."""

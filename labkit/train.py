@@ -78,8 +78,11 @@ def make_optimizer(model: nn.Module, lr: float = 1e-3, *, name: str = "adam", mo
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, split: Split, *, batch_size: int = 1000) -> tuple[float, float]:
-    """Return (mean cross-entropy loss, accuracy as a fraction) of ``model`` on ``split``."""
+def evaluate(model: nn.Module, split: Split, *, batch_size: int = 256) -> tuple[float, float]:
+    """Return (mean cross-entropy loss, accuracy as a fraction) of ``model`` on ``split``.
+
+    Batches of 256: on CPU the Lab 2 CNN evaluates ~3x faster than at 1000 (benchmarks/sweep_speed.py).
+    """
     was_training = model.training
     model.eval()
     loss_sum, correct = 0.0, 0

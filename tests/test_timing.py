@@ -176,3 +176,20 @@ def test_compare_batched_times_one_batch_against_batches_of_one(model):
 @pytest.mark.parametrize("device", [None, "cpu", torch.device("cpu")])
 def test_synchronize_accepts_cpu_and_none(device):
     assert synchronize(device) is None
+
+
+def test_dataset_inference_time_covers_every_row_once_in_eval_mode():
+    from labkit.timing import dataset_inference_s
+
+    calls = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, x):
+            calls.append((len(x), self.training))
+            return x
+
+    model = Recorder().train()
+    seconds = dataset_inference_s(model, torch.zeros(600, 3), batch_size=256)
+    assert seconds > 0 and model.training, "the model's train flag is restored"
+    assert [n for n, _ in calls] == [256, 256, 256, 88], "one warm-up batch, then 600 rows in batches of 256"
+    assert not any(training for _, training in calls)
