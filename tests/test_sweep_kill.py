@@ -15,8 +15,13 @@ from labkit.tracking import default_tracking_uri, finished_runs
 
 N_CONFIGS = 6
 SCRIPT = textwrap.dedent(f"""
+    import signal
     import sys
     from labkit.cnn_sweeps import BASELINE, CNNSetup, run_cnn_sweep
+
+    # A runner that started the tests in the background (bash `cmd &`) leaves SIGINT ignored, and the child would
+    # inherit that; Ctrl-C in a terminal raises KeyboardInterrupt, so restore Python's own handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     setup = CNNSetup(data_dir=sys.argv[1], epochs=3, device="cpu", checks_per_epoch=2, probe_examples=50)
     configs = [{{**BASELINE, "channels": [4, 4], "hidden": [8 + 4 * i], "batch_size": 8}} for i in range({N_CONFIGS})]
