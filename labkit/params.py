@@ -40,14 +40,20 @@ def _check_common(params: Any) -> Callable[[str, Any], None]:
 
 
 @dataclass(frozen=True)
-class Lab1Params:
-    """Every knob of Lab 1 (MLP sweeps), validated on creation."""
+class _LabParams:
+    """The knobs every lab has (checked by :func:`_check_common`)."""
 
     dataset: str = "mnist"
     data_dir: str | None = None
     reports_dir: str | None = None
     device: str = "auto"
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class Lab1Params(_LabParams):
+    """Every knob of Lab 1 (MLP sweeps), validated on creation."""
+
     epochs: int = 2
     sweep_epochs: int = 2
     batch_size: int = 64
@@ -149,14 +155,9 @@ def _int_lists(values, name: str) -> tuple[tuple[int, ...], ...]:
 
 
 @dataclass(frozen=True)
-class Lab2Params:
+class Lab2Params(_LabParams):
     """Every knob of Lab 2 (CNN sweeps), validated on creation."""
 
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    reports_dir: str | None = None
-    device: str = "auto"
-    seed: int = 0
     tracking: bool = True
     baseline_epochs: int = 10
     batch_size: int = 32
