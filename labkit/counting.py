@@ -1,7 +1,8 @@
 """What a model costs: parameters, MACs, bytes, and per-layer tables.
 
-A MAC is one multiply-add; FLOPs = 2 x MACs (see :func:`macs_to_flops`). Bias additions are
-not MACs, as in torch's flop counter and thop. Byte counts are numel x element size.
+A MAC is one multiply-add of a matrix product or a convolution, what torch's flop counter counts;
+FLOPs = 2 x MACs (see :func:`macs_to_flops`). Elementwise work (bias additions, normalisation,
+activations, pooling, residual adds) is not counted. Byte counts are numel x element size.
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from labkit.attention import attention_macs, flop_formulas, is_self_attention
+
 METHODS = ("torch", "thop", "analytic")
 
-# Leaf modules with no multiply-adds: elementwise activations (0 MACs, as torch's counter says), reshapes, selection.
+# Leaf modules with no matmul or convolution: elementwise activations, normalisation and pooling (0 MACs, as
+# torch's counter says), reshapes, selection, table lookups.
 _ZERO_MAC_TYPES = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardtanh,
     nn.Hardswish, nn.Hardsigmoid, nn.Mish, nn.Softplus,
     nn.Flatten, nn.Unflatten, nn.Identity, nn.modules.dropout._DropoutNd, nn.modules.pooling._MaxPoolNd,
+    nn.modules.pooling._AvgPoolNd, nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd,
+    nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.Embedding,
 )
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _LAYER_COLUMNS = ["layer", "type", "input_shape", "output_shape", "weight_shape", "input_dtype",
@@ -59,7 +65,10 @@ def human_bytes(n: int) -> str:
 def count_macs(model: nn.Module, *inputs: torch.Tensor, method: str = "torch") -> int:
     """Return the multiply-adds (MACs) of one forward pass on ``inputs``; they scale with the batch size.
 
-    ``method``: "torch" (torch's flop counter), "thop" (thop.profile on a copy), "analytic" (labkit's formulas).
+    ``method``: "torch" (torch's flop counter, plus the CPU attention kernel it has no formula for),
+    "thop" (thop.profile on a copy: module hooks plus the matmul/attention functions it intercepts; it also
+    books element-wise work of normalisation layers),
+    "analytic" (labkit's formulas per leaf module and per self-attention module).
     """
     if method not in METHODS:
         raise ValueError(f"unknown MAC counting method {method!r}; choose one of {METHODS}")
@@ -67,10 +76,33 @@ def count_macs(model: nn.Module, *inputs: torch.Tensor, method: str = "torch") -
         return _thop_macs(model, inputs)
     if method == "analytic":
         return int(analytic_macs_table(model, *inputs)["macs"].sum())
-    counter = FlopCounterMode(display=False)
-    with _inference(model), counter:
-        model(*inputs)
-    return counter.get_total_flops() // 2  # torch counts 2 FLOPs per multiply-add
+    return _flop_counter_macs(model, inputs, flop_formulas())
+
+
+def plain_flop_counter_macs(model: nn.Module, *inputs: torch.Tensor) -> int:
+    """Return the MACs a plain ``FlopCounterMode()`` reports: on CPU it counts 0 for fused attention."""
+    return _flop_counter_macs(model, inputs, None)
+
+
+def counter_comparison(model: nn.Module, *inputs: torch.Tensor) -> pd.DataFrame:
+    """Return what each MAC counter reports for one forward pass: ``counter``, ``macs``, ``vs_torch`` (ratio to
+    labkit's "torch" count) and ``what_it_sees``."""
+    seen = {"torch": "every aten matmul/conv, plus CPU fused attention (labkit's formula)",
+            "FlopCounterMode (plain)": "every aten matmul/conv it has a formula for: none for CPU fused attention",
+            "thop": "module hooks (Linear, Conv, norms, pooling) + torch functions (matmul, SDPA); counts norms too",
+            "analytic": "labkit's formula per Linear/Conv leaf and per self-attention module"}
+    counts = {"torch": count_macs(model, *inputs, method="torch"),
+              "FlopCounterMode (plain)": plain_flop_counter_macs(model, *inputs),
+              "thop": count_macs(model, *inputs, method="thop")}
+    try:
+        counts["analytic"] = count_macs(model, *inputs, method="analytic")
+    except NotImplementedError as error:  # a module type labkit has no formula for
+        seen["analytic"] = str(error)
+        counts["analytic"] = None
+    table = pd.DataFrame({"counter": list(counts), "macs": pd.array(list(counts.values()), dtype="Int64"),
+                          "what_it_sees": [seen[name] for name in counts]})
+    table.insert(2, "vs_torch", table.macs.astype("Float64") / counts["torch"])
+    return table
 
 
 def analytic_macs_table(model: nn.Module, *inputs: torch.Tensor) -> pd.DataFrame:
@@ -79,7 +111,7 @@ def analytic_macs_table(model: nn.Module, *inputs: torch.Tensor) -> pd.DataFrame
     Only leaf modules are counted, so work done functionally in a ``forward`` (``x + y``, ``torch.matmul``) is not.
     """
     rows = []
-    for call in _leaf_calls(model, inputs):
+    for call in _leaf_calls(model, inputs, attention=True):
         counted = _analytic_macs(call)
         if counted is None:
             raise NotImplementedError(
@@ -159,20 +191,29 @@ def _inference(model: nn.Module) -> Iterator[None]:
             module.training = flag
 
 
-def _leaf_calls(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[_Call]:
-    """Run one forward pass and record every leaf-module call; the hooks are removed afterwards, even on error."""
+def _flop_counter_macs(model: nn.Module, inputs: tuple[torch.Tensor, ...], formulas: dict | None) -> int:
+    counter = FlopCounterMode(display=False, custom_mapping=formulas)
+    with _inference(model), counter:
+        model(*inputs)
+    return counter.get_total_flops() // 2  # torch counts 2 FLOPs per multiply-add
+
+
+def _leaf_calls(model: nn.Module, inputs: tuple[torch.Tensor, ...], *, attention: bool = False) -> list[_Call]:
+    """Run one forward pass and record every leaf-module call (and, with ``attention``, every self-attention
+    module call); the hooks are removed afterwards, even on error."""
     calls: list[_Call] = []
 
-    def record(module: nn.Module, args: tuple, output: object, layer: str) -> None:
-        calls.append(_Call(layer, module, _meta(_first_tensor(args)), _meta(_first_tensor(output))))
+    def record(module: nn.Module, args: tuple, kwargs: dict, output: object, layer: str) -> None:
+        first = _first_tensor(args) if _first_tensor(args) is not None else _first_tensor(kwargs)
+        calls.append(_Call(layer, module, _meta(first), _meta(_first_tensor(output))))
 
     handles = []
     try:
         for name, module in model.named_modules():
-            if next(module.children(), None) is None:
+            if next(module.children(), None) is None or (attention and is_self_attention(module)):
                 layer = name or type(module).__name__
                 handles.append(module.register_forward_hook(
-                    lambda m, args, out, layer=layer: record(m, args, out, layer)))
+                    lambda m, args, kwargs, out, layer=layer: record(m, args, kwargs, out, layer), with_kwargs=True))
         with _inference(model):
             model(*inputs)
     finally:
@@ -184,8 +225,10 @@ def _leaf_calls(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[_Cal
 def _analytic_macs(call: _Call) -> tuple[int, str] | None:
     """Return (MACs, formula) for one leaf call, or None when labkit has no formula for its module type."""
     module, y = call.module, call.output
-    if isinstance(module, _ZERO_MAC_TYPES):
-        return 0, "0 (no multiply-adds)"
+    if is_self_attention(module) and call.input is not None:
+        return attention_macs(module, tuple(call.input.shape))
+    if isinstance(module, _ZERO_MAC_TYPES) or _is_library_activation(module):
+        return 0, "0 (no matmul or convolution)"
     if y is None:
         return None
     if isinstance(module, nn.Linear):
@@ -197,6 +240,11 @@ def _analytic_macs(call: _Call) -> tuple[int, str] | None:
         return (y.numel() * per_group * math.prod(module.kernel_size),
                 f"{_times(y.shape)} outputs x {per_group} in-channels x {_times(module.kernel_size)} kernel")
     return None
+
+
+def _is_library_activation(module: nn.Module) -> bool:
+    """True for a parameter-free activation module of a model library (e.g. transformers' GELUActivation)."""
+    return type(module).__module__.endswith(".activations") and next(module.parameters(), None) is None
 
 
 def _param_formula(module: nn.Module) -> tuple[str, int] | None:

@@ -2,52 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from labkit.data import IMAGE_SIZE, dataset_name
-from labkit.train import resolve_device
-
-
-def smoke_from_env(smoke: bool) -> bool:
-    """Return True if ``smoke`` is set or ``LABKIT_SMOKE`` is 1/true (how nbval runs notebooks small)."""
-    return bool(smoke) or os.environ.get("LABKIT_SMOKE", "").strip().lower() in ("1", "true", "yes")
-
-
-def _positive_ints(values, name: str, *, allow_empty: bool = False) -> tuple[int, ...]:
-    values = (values,) if isinstance(values, int) else tuple(values)
-    if not values and not allow_empty:
-        raise ValueError(f"{name} is empty: give at least one value")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} contains {v!r}: every value must be a positive whole number")
-    return values
-
-
-def _check_common(params: Any) -> Callable[[str, Any], None]:
-    """Check the knobs every lab has (dataset, device, seed), canonicalise the dataset name, and return a
-    setter for the frozen dataclass ``params``."""
-    def set_(name: str, value: Any) -> None:
-        object.__setattr__(params, name, value)
-
-    set_("dataset", dataset_name(params.dataset))
-    resolve_device(params.device)
-    if isinstance(params.seed, bool) or not isinstance(params.seed, int) or params.seed < 0:
-        raise ValueError(f"seed={params.seed!r}: must be a non-negative whole number")
-    return set_
-
-
-@dataclass(frozen=True)
-class _LabParams:
-    """The knobs every lab has (checked by :func:`_check_common`)."""
-
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    reports_dir: str | None = None
-    device: str = "auto"
-    seed: int = 0
+from labkit.data import IMAGE_SIZE
+from labkit.param_checks import (_check_common, _fraction_list, _int_lists, _LabParams, _positive_ints, _validated,
+                                 smoke_from_env)
 
 
 @dataclass(frozen=True)
@@ -115,43 +75,9 @@ LAB1_SMOKE = dict(epochs=1, sweep_epochs=1, train_limit=2000, test_limit=500, de
                   batch_sizes=(1, 64), batch_sweep_train_limit=500, latency_repeats=10, trace_examples=200)
 
 
-def _validated(cls, smoke_values: dict[str, Any], lab: str, params: dict[str, Any]):
-    """Build ``cls(**params)`` (unknown names are an error), then shrink the knobs still at their default
-    when smoke is on, so ``--smoke -p widths [16]`` keeps the 16."""
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(params) - fields)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; {lab} knows {sorted(fields)}")
-    given = cls(**params)  # a bad value stops here, smoke or not
-    if not smoke_from_env(given.smoke):
-        return given
-    defaults = cls()
-    shrunk = {name: value for name, value in smoke_values.items() if getattr(given, name) == getattr(defaults, name)}
-    return dataclasses.replace(given, smoke=True, **shrunk)
-
-
 def lab1(**params: Any) -> Lab1Params:
     """Validate Lab 1's parameters as given (unknown names are an error), then apply ``smoke``."""
     return _validated(Lab1Params, LAB1_SMOKE, "Lab 1", params)
-
-
-def _fraction_list(values, name: str, *, low: float, high: float, closed_high: bool = False) -> tuple[float, ...]:
-    values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
-    if not values:
-        raise ValueError(f"{name} is empty: give at least one value")
-    for v in values:
-        inside = isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v and (v <= high if closed_high
-                                                                                            else v < high)
-        if not inside:
-            raise ValueError(f"{name} contains {v!r}: every value must be in [{low}, {high}{']' if closed_high else ')'}")
-    return tuple(float(v) for v in values)
-
-
-def _int_lists(values, name: str) -> tuple[tuple[int, ...], ...]:
-    values = tuple(values)
-    if not values:
-        raise ValueError(f"{name} is empty: give at least one list of values")
-    return tuple(_positive_ints(v, f"{name}[{i}]") for i, v in enumerate(values))
 
 
 @dataclass(frozen=True)
@@ -260,3 +186,81 @@ LAB2_SMOKE = dict(baseline_epochs=2, checks_per_epoch=4, probe_examples=200, reg
 def lab2(**params: Any) -> Lab2Params:
     """Validate Lab 2's parameters as given (unknown names are an error), then apply ``smoke``."""
     return _validated(Lab2Params, LAB2_SMOKE, "Lab 2", params)
+
+
+@dataclass(frozen=True)
+class Lab3Params:
+    """Every knob of Lab 3 (ResNet18 and BERT inference), validated on creation."""
+
+    reports_dir: str | None = None
+    device: str = "auto"
+    seed: int = 0
+    pretrained: bool = False
+    resnet_weights: str = "IMAGENET1K_V1"
+    bert_checkpoint: str = "deepset/bert-base-cased-squad2"
+    seq_len: int = 128
+    resnet_batch_sizes: tuple[int, ...] = (1, 32, 64, 128)
+    bert_batch_sizes: tuple[int, ...] = (1, 8, 16, 32)
+    warmup: int = 3
+    repeats: int = 20
+    compare_examples: int = 128
+    compare_repeats: int = 5
+    layer_batch_size: int = 64
+    optimizer: str = "sgd_momentum"
+    peak_batch_size: int = 128
+    peak_rounds: int = 3
+    peak_matrix_size: int = 2048
+    speedup_resnet_batch_sizes: tuple[int, ...] = (1, 32)
+    speedup_bert_batch_sizes: tuple[int, ...] = (1, 8)
+    variants: tuple[str, ...] = ("channels_last", "compile", "int8_dynamic", "bf16_autocast")
+    tolerance: float = 0.01
+    export_onnx: bool = True
+    smoke: bool = False
+
+    def __post_init__(self) -> None:
+        from labkit import zoo
+        from labkit.memory import OPTIMIZERS
+        from labkit.speedups import VARIANTS
+        from labkit.train import resolve_device
+
+        def set_(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        resolve_device(self.device)
+        zoo.check_seq_len(self.seq_len)
+        zoo.check_resnet18_weights(self.resnet_weights)
+        zoo.check_bert_checkpoint(self.bert_checkpoint)
+        for name in ("pretrained", "export_onnx"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be True or False")
+        for name in ("seed", "warmup"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}={value!r}: must be a non-negative whole number")
+        for name in ("repeats", "compare_examples", "compare_repeats", "layer_batch_size", "peak_batch_size",
+                     "peak_rounds", "peak_matrix_size"):
+            _positive_ints(getattr(self, name), name)
+        for name in ("resnet_batch_sizes", "bert_batch_sizes", "speedup_resnet_batch_sizes",
+                     "speedup_bert_batch_sizes"):
+            set_(name, _positive_ints(getattr(self, name), name))
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r}: choose from {list(OPTIMIZERS)}")
+        variants = (self.variants,) if isinstance(self.variants, str) else tuple(self.variants)
+        for variant in variants:
+            if variant not in VARIANTS:
+                raise ValueError(f"variants contains {variant!r}: choose from {list(VARIANTS)}")
+        set_("variants", variants)
+        _fraction_list(self.tolerance, "tolerance", low=0.0, high=1.0, closed_high=True)
+
+
+# What --smoke shrinks: batches, repeats and the sequence, so the notebook runs in about a minute. torch.compile
+# stays out of smoke runs (tens of seconds of compiling per model); its path is covered by a unit test.
+LAB3_SMOKE = dict(seq_len=32, resnet_batch_sizes=(1, 4), bert_batch_sizes=(1, 2), warmup=1, repeats=3,
+                  compare_examples=8, compare_repeats=2, layer_batch_size=4, peak_batch_size=8, peak_rounds=2,
+                  peak_matrix_size=512, speedup_resnet_batch_sizes=(1,), speedup_bert_batch_sizes=(1,),
+                  variants=("channels_last", "int8_dynamic", "bf16_autocast"))
+
+
+def lab3(**params: Any) -> Lab3Params:
+    """Validate Lab 3's parameters as given (unknown names are an error), then apply ``smoke``."""
+    return _validated(Lab3Params, LAB3_SMOKE, "Lab 3", params)

@@ -240,3 +240,14 @@ def dataset_inference_s(model: Model, inputs: torch.Tensor, *, batch_size: int =
     with _eval_mode(model), torch.inference_mode():
         model(inputs[:batch_size])
         return _timed_ms(run_all, sync_device) / 1e3
+
+
+def matmul_gflops(n: int = 2048, *, repeats: int = 10, dtype: torch.dtype = torch.float32,
+                  device: torch.device | str | None = None) -> float:
+    """Return the achieved GFLOP/s (2 n^3 FLOPs per median call) of an ``n`` x ``n`` matrix product: this
+    machine's practical matmul peak, the ceiling a model's GFLOP/s is compared with."""
+    _check_count(n, "n", 1)
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+    stats = measure_latency(lambda: torch.mm(a, b), (), warmup=2, repeats=repeats, device=None)
+    return 2 * n ** 3 / (stats.median_ms / 1e3) / 1e9

@@ -104,3 +104,39 @@ def test_lab2_unknown_parameter_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['epoch'\]; Lab 2 knows"):
         lab2(epoch=3)
     assert Lab2Params().tracking is True
+
+
+# --- Lab 3 -------------------------------------------------------------------------------------------
+
+from labkit.params import LAB3_SMOKE, lab3  # noqa: E402
+
+
+def test_lab3_defaults_are_the_spec_batches_and_sequence():
+    p = lab3()
+    assert p.resnet_batch_sizes == (1, 32, 64, 128) and p.bert_batch_sizes == (1, 8, 16, 32)
+    assert p.seq_len == 128 and not p.pretrained and "compile" in p.variants and not p.smoke
+
+
+def test_lab3_smoke_shrinks_batches_repeats_and_sequence():
+    p = lab3(smoke=True)
+    assert p.seq_len == LAB3_SMOKE["seq_len"] < lab3().seq_len and p.repeats < lab3().repeats
+    assert max(p.resnet_batch_sizes) < 128 and "compile" not in p.variants
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(seq_len=0), r"seq_len=0.*1 to 512"),
+    (dict(seq_len=1000), r"seq_len=1000.*1 to 512"),
+    (dict(resnet_batch_sizes=[1, 0]), "resnet_batch_sizes contains 0"),
+    (dict(bert_batch_sizes=[]), "bert_batch_sizes is empty"),
+    (dict(bert_checkpoint="bert-base"), "bert_checkpoint='bert-base'"),
+    (dict(resnet_weights="IMAGENET1K_V2"), "resnet_weights='IMAGENET1K_V2'"),
+    (dict(variants=["onnx"]), "variants contains 'onnx'"),
+    (dict(optimizer="lbfgs"), "optimizer='lbfgs'"),
+    (dict(tolerance=2.0), "tolerance contains 2.0"),
+    (dict(pretrained="yes"), "pretrained='yes'"),
+    (dict(device="tpu"), "device='tpu'"),
+])
+@pytest.mark.parametrize("smoke", [False, True])
+def test_lab3_bad_parameters_stop_with_an_error_naming_them(kwargs, message, smoke):
+    with pytest.raises(ValueError, match=message):
+        lab3(**kwargs, smoke=smoke)

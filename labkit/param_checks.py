@@ -1,0 +1,84 @@
+"""Checks shared by every lab's parameters: whole numbers, fractions, lists, the common knobs, the smoke switch."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from labkit.data import dataset_name
+from labkit.train import resolve_device
+
+
+def smoke_from_env(smoke: bool) -> bool:
+    """Return True if ``smoke`` is set or ``LABKIT_SMOKE`` is 1/true (how nbval runs notebooks small)."""
+    return bool(smoke) or os.environ.get("LABKIT_SMOKE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _positive_ints(values, name: str, *, allow_empty: bool = False) -> tuple[int, ...]:
+    values = (values,) if isinstance(values, int) else tuple(values)
+    if not values and not allow_empty:
+        raise ValueError(f"{name} is empty: give at least one value")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} contains {v!r}: every value must be a positive whole number")
+    return values
+
+
+def _check_common(params: Any) -> Callable[[str, Any], None]:
+    """Check the knobs every lab has (dataset, device, seed), canonicalise the dataset name, and return a
+    setter for the frozen dataclass ``params``."""
+    def set_(name: str, value: Any) -> None:
+        object.__setattr__(params, name, value)
+
+    set_("dataset", dataset_name(params.dataset))
+    resolve_device(params.device)
+    if isinstance(params.seed, bool) or not isinstance(params.seed, int) or params.seed < 0:
+        raise ValueError(f"seed={params.seed!r}: must be a non-negative whole number")
+    return set_
+
+
+@dataclass(frozen=True)
+class _LabParams:
+    """The knobs every lab has (checked by :func:`_check_common`)."""
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    reports_dir: str | None = None
+    device: str = "auto"
+    seed: int = 0
+
+
+def _validated(cls, smoke_values: dict[str, Any], lab: str, params: dict[str, Any]):
+    """Build ``cls(**params)`` (unknown names are an error), then shrink the knobs still at their default
+    when smoke is on, so ``--smoke -p widths [16]`` keeps the 16."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; {lab} knows {sorted(fields)}")
+    given = cls(**params)  # a bad value stops here, smoke or not
+    if not smoke_from_env(given.smoke):
+        return given
+    defaults = cls()
+    shrunk = {name: value for name, value in smoke_values.items() if getattr(given, name) == getattr(defaults, name)}
+    return dataclasses.replace(given, smoke=True, **shrunk)
+
+
+def _fraction_list(values, name: str, *, low: float, high: float, closed_high: bool = False) -> tuple[float, ...]:
+    values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+    if not values:
+        raise ValueError(f"{name} is empty: give at least one value")
+    for v in values:
+        inside = isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v and (v <= high if closed_high
+                                                                                            else v < high)
+        if not inside:
+            raise ValueError(f"{name} contains {v!r}: every value must be in [{low}, {high}{']' if closed_high else ')'}")
+    return tuple(float(v) for v in values)
+
+
+def _int_lists(values, name: str) -> tuple[tuple[int, ...], ...]:
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"{name} is empty: give at least one list of values")
+    return tuple(_positive_ints(v, f"{name}[{i}]") for i, v in enumerate(values))
