@@ -149,13 +149,18 @@ class CNN(nn.Sequential):
         initialize(self, init)
 
     def config(self) -> dict[str, Any]:
-        """Return the keyword arguments that rebuild this network: ``CNN(**model.config())``."""
-        return {k: list(v) if isinstance(v, list) else v for k, v in self._config.items()}
+        """Return the keyword arguments that rebuild this network: ``CNN(**model.config())``. Channel and neuron
+        counts are read from the layers, so a structurally pruned network describes its own, smaller shape."""
+        config = {k: list(v) if isinstance(v, list) else v for k, v in self._config.items()}
+        layers = dict(self.named_children())
+        config["channels"] = [layers[f"conv{i}"].out_channels for i in range(1, len(config["channels"]) + 1)]
+        config["hidden"] = [layers[f"fc{i}"].out_features for i in range(1, len(config["hidden"]) + 1)]
+        return config
 
     @property
     def name(self) -> str:
         """A short name of the architecture, e.g. ``CNN_c16k3_c16k3_fc100`` (``p``: padding, ``mp``: max-pool)."""
-        c = self._config
+        c = self.config()
         parts = ["CNN"]
         for ch, k, p, pooled in zip(c["channels"], c["kernel_sizes"], c["padding"], c["pool"]):
             parts.append(f"c{ch}k{k}" + (f"p{p}" if p else "") + ("mp" if pooled else ""))
@@ -167,7 +172,7 @@ class CNN(nn.Sequential):
         return "_".join(parts)
 
     def extra_repr(self) -> str:
-        c = self._config
+        c = self.config()
         return (f"name={self.name}, channels={c['channels']}, kernel_sizes={c['kernel_sizes']}, "
                 f"hidden={c['hidden']}, init={c['init']!r}")
 
@@ -212,5 +217,9 @@ def load_model(path: str | Path, *, map_location: str | torch.device = "cpu") ->
     if not isinstance(saved, dict) or saved.get("kind") != "CNN":
         raise ValueError(f"{path} was not written by labkit.models.save_model (no CNN config in it)")
     model = CNN(**saved["config"])
-    model.load_state_dict(saved["state_dict"])
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except RuntimeError as error:  # size mismatch or missing keys: the weights are not those of the config
+        raise ValueError(f"{path}: the saved weights do not match the saved config {saved['config']}: "
+                         f"{str(error).splitlines()[-1].strip()}") from error
     return model.eval()
