@@ -1,0 +1,138 @@
+"""Lab 4's iterative pruning loop: one channel or neuron at a time, layer by layer, each step a resumable row.
+
+A step masks the least important remaining output channel of a layer (the heuristic of the setup), measures
+test accuracy before, right after pruning and after retraining ``retrain_epochs`` with the mask held, and
+keeps the step unless its accuracy drop (before -> after retraining) exceeds ``threshold``; the first step
+over the threshold ends the layer and is undone. Each step is a row of the results file (and an MLflow run
+when tracking is on) and saves its model, so an interrupted loop resumes at the step it was in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from labkit import prune
+from labkit.counting import count_macs, count_params
+from labkit.data import DataSplits
+from labkit.models import CNN, load_model, save_model
+from labkit.sweep import run_sweep
+from labkit.sysinfo import fingerprint_id
+from labkit.train import evaluate, fit_with_checks, resolve_device, seed_everything
+
+LAB = "04_pruning"
+STEP_COLUMNS = ["layer", "step", "channel", "channels_left", "acc_before", "acc_pruned", "acc_retrained",
+                "pruning_drop", "step_drop", "kept", "params", "macs"]
+
+
+@dataclass(frozen=True)
+class PruneSetup:
+    """What stays fixed across the loop's steps (part of every row's resume key). ``threshold`` is the largest
+    accepted drop of test accuracy per step (a fraction); retraining uses SGD with momentum, as in Lab 2."""
+
+    heuristic: str = "l2"
+    retrain_epochs: int = 5
+    threshold: float = 0.01
+    batch_size: int = 32
+    lr: float = 0.01
+    momentum: float = 0.9
+    device: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.heuristic not in prune.HEURISTICS:
+            raise ValueError(f"heuristic={self.heuristic!r}: choose one of {list(prune.HEURISTICS)}")
+        if not (isinstance(self.threshold, (int, float)) and 0 < self.threshold < 1):
+            raise ValueError(f"threshold={self.threshold!r}: the accepted accuracy drop per step is a fraction in "
+                             "(0, 1), e.g. 0.01 for one percentage point")
+
+    def key_fields(self, start: str) -> dict[str, Any]:
+        """Fields recorded with each row: the lab, the setup, the start model's id and the machine fingerprint."""
+        return {"lab": LAB, **asdict(self), "device": str(resolve_device(self.device)), "start_model": start,
+                "fingerprint_id": fingerprint_id()}
+
+
+def model_id(model: CNN) -> str:
+    """Return a short id of a model's architecture and weights (12 hex digits), the start point of a loop."""
+    digest = hashlib.sha256(json.dumps(model.config(), sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _checkpoint(results_path: Path, key: str) -> Path:
+    return results_path.parent / "models" / "steps" / f"{key}.pt"
+
+
+def _load_masked(path: Path, masks: dict[str, list[int]]) -> CNN:
+    model = load_model(path)
+    for layer, channels in masks.items():
+        if channels:
+            prune.mask_channels(model, layer, channels)
+    return model
+
+
+def prune_step(model: CNN, masks: dict[str, list[int]], layer: str, data: DataSplits, setup: PruneSetup,
+               save_to: Path) -> dict[str, Any]:
+    """Mask the least important remaining channel of ``layer`` in ``model`` (already holding ``masks``), retrain,
+    save the result to ``save_to``; return the step's row (accuracies as fractions, params / MACs per example of
+    the structurally smaller model) and ``masks`` after the step."""
+    device = resolve_device(setup.device)
+    model.to(device)
+    _, acc_before = evaluate(model, data.test)
+    importance = prune.channel_importance(model, layer, setup.heuristic, seed=setup.seed + len(masks.get(layer, [])))
+    done = set(masks.get(layer, []))
+    alive = [c for c in range(len(importance)) if c not in done]
+    if len(alive) <= 1:
+        raise ValueError(f"{layer} has one output channel/neuron left: it cannot be pruned further")
+    channel = min(alive, key=lambda c: float(importance[c]))
+    prune.mask_channels(model, layer, [channel])
+    _, acc_pruned = evaluate(model, data.test)
+    seed_everything(setup.seed)
+    fit_with_checks(model, data, epochs=setup.retrain_epochs, batch_size=setup.batch_size, lr=setup.lr,
+                    optimizer="sgd", momentum=setup.momentum, device=device, seed=setup.seed, verbose=False,
+                    checks_per_epoch=0)
+    _, acc_retrained = evaluate(model, data.test)
+    new_masks = {**masks, layer: sorted(done | {channel})}
+    example = data.test.x[:1].to(device)
+    smaller = prune.remove_masked_channels(model, example)
+    save_model(prune.remove_masks(prune.masked_copy(model)), save_to)
+    return {"channel": channel, "channels_left": len(alive) - 1, "acc_before": acc_before, "acc_pruned": acc_pruned,
+            "acc_retrained": acc_retrained, "pruning_drop": acc_before - acc_pruned,
+            "step_drop": acc_before - acc_retrained, "kept": acc_before - acc_retrained <= setup.threshold,
+            "params": count_params(smaller), "macs": count_macs(smaller, example), "masks": json.dumps(new_masks)}
+
+
+def prune_layer(start: Path, masks: dict[str, list[int]], layer: str, data: DataSplits, setup: PruneSetup,
+                results_path: str | Path, *, start_id: str, tracking: bool = False) -> tuple[Path, dict, pd.DataFrame]:
+    """Prune ``layer`` one channel at a time from the model saved at ``start`` (holding ``masks``) until a step's
+    drop exceeds the threshold or one channel is left. Return (the last kept model's path, its masks, the rows)."""
+    results_path = Path(results_path)
+    rows, current, current_masks, step = [], start, masks, 1
+    while True:
+        config = {"layer": layer, "step": step, "from_model": current.stem}
+        key_fields = setup.key_fields(start_id)
+
+        def trial(config: dict[str, Any], source: Path = current, held: dict = current_masks) -> dict[str, Any]:
+            from labkit.results import config_key
+
+            target = _checkpoint(results_path, config_key({**config, **key_fields}))
+            return prune_step(_load_masked(source, held), held, layer, data, setup, target)
+
+        row = run_sweep([config], trial, results_path, key_fields=key_fields, sweep=f"prune_{layer}",
+                        tracking=tracking, progress=False).iloc[0]
+        rows.append(row)
+        if not bool(row["kept"]):
+            break
+        current, current_masks = _checkpoint(results_path, row["run_key"]), json.loads(row["masks"])
+        if int(row["channels_left"]) <= 1:
+            break
+        step += 1
+    return current, current_masks, pd.DataFrame(rows).reset_index(drop=True)
