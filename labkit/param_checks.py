@@ -82,3 +82,10 @@ def _int_lists(values, name: str) -> tuple[tuple[int, ...], ...]:
     if not values:
         raise ValueError(f"{name} is empty: give at least one list of values")
     return tuple(_positive_ints(v, f"{name}[{i}]") for i, v in enumerate(values))
+
+
+def _check_bools(params: Any, *names: str) -> None:
+    """Raise ValueError naming the first of ``names`` whose value on ``params`` is not True or False."""
+    for name in names:
+        if not isinstance(getattr(params, name), bool):
+            raise ValueError(f"{name}={getattr(params, name)!r}: must be True or False")

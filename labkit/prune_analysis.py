@@ -10,7 +10,7 @@ from torch import nn
 from labkit import prune
 from labkit.counting import count_macs, count_params, macs_to_flops
 from labkit.data import Split
-from labkit.timing import measure_latency
+from labkit.timing import LatencyStats, measure_latency
 from labkit.train import evaluate
 
 
@@ -36,16 +36,23 @@ def heuristic_agreement(drops: pd.DataFrame) -> pd.Series:
 
 
 def latency_rows(models: dict[str, nn.Module], example: torch.Tensor, *, batch_sizes=(1, 32), warmup: int = 5,
-                 repeats: int = 50, device: torch.device | str | None = None) -> pd.DataFrame:
+                 repeats: int = 50, rounds: int = 5, device: torch.device | str | None = None) -> pd.DataFrame:
     """Time every model (name -> module) at each batch size on copies of ``example`` (one input, batch 1); return
     one row per (model, batch size): ``name``, ``params``, ``macs`` (per example), ``batch_size``, ``median_ms``,
-    ``p10_ms``, ``p90_ms``. Models are timed in turn within each batch size, so all see the same machine load."""
+    ``p10_ms``, ``p90_ms`` over ``repeats`` calls. The calls are spread over ``rounds`` rounds in which every
+    model takes its turn, so all models see the same machine load."""
     counts = {name: (count_params(m), count_macs(m, example)) for name, m in models.items()}
+    per_round = max(1, repeats // rounds)
     rows = []
     for batch in batch_sizes:
         x = example.repeat(batch, *([1] * (example.dim() - 1)))
-        for name, model in models.items():
-            stats = measure_latency(model, x, warmup=warmup, repeats=repeats, device=device)
+        samples: dict[str, list[float]] = {name: [] for name in models}
+        for r in range(rounds):
+            for name, model in models.items():
+                samples[name] += measure_latency(model, x, warmup=warmup if r == 0 else 1, repeats=per_round,
+                                                 device=device).samples_ms
+        for name, times in samples.items():
+            stats = LatencyStats(batch, tuple(times))
             rows.append({"name": name, "params": counts[name][0], "macs": counts[name][1], "batch_size": batch,
                          "median_ms": stats.median_ms, "p10_ms": stats.p10_ms, "p90_ms": stats.p90_ms})
     return pd.DataFrame(rows)

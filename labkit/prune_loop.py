@@ -71,7 +71,8 @@ def _checkpoint(results_path: Path, key: str) -> Path:
     return results_path.parent / "models" / "steps" / f"{key}.pt"
 
 
-def _load_masked(path: Path, masks: dict[str, list[int]]) -> CNN:
+def load_masked(path: str | Path, masks: dict[str, list[int]]) -> CNN:
+    """Return the model saved at ``path`` with ``masks`` (layer -> channels) applied again."""
     model = load_model(path)
     for layer, channels in masks.items():
         if channels:
@@ -107,13 +108,16 @@ def prune_step(model: CNN, masks: dict[str, list[int]], layer: str, data: DataSp
     return {"channel": channel, "channels_left": len(alive) - 1, "acc_before": acc_before, "acc_pruned": acc_pruned,
             "acc_retrained": acc_retrained, "pruning_drop": acc_before - acc_pruned,
             "step_drop": acc_before - acc_retrained, "kept": acc_before - acc_retrained <= setup.threshold,
-            "params": count_params(smaller), "macs": count_macs(smaller, example), "masks": json.dumps(new_masks)}
+            "params": count_params(smaller), "macs": count_macs(smaller, example),
+            "macs_formula": prune.cnn_macs(smaller.config()), "masks": json.dumps(new_masks)}
 
 
 def prune_layer(start: Path, masks: dict[str, list[int]], layer: str, data: DataSplits, setup: PruneSetup,
-                results_path: str | Path, *, start_id: str, tracking: bool = False) -> tuple[Path, dict, pd.DataFrame]:
+                results_path: str | Path, *, start_id: str, tracking: bool = False,
+                max_steps: int | None = None) -> tuple[Path, dict, pd.DataFrame]:
     """Prune ``layer`` one channel at a time from the model saved at ``start`` (holding ``masks``) until a step's
-    drop exceeds the threshold or one channel is left. Return (the last kept model's path, its masks, the rows)."""
+    drop exceeds the threshold, one channel is left, or ``max_steps`` steps ran (None: no cap). Return (the last
+    kept model's path, its masks, the rows)."""
     results_path = Path(results_path)
     rows, current, current_masks, step = [], start, masks, 1
     while True:
@@ -124,7 +128,7 @@ def prune_layer(start: Path, masks: dict[str, list[int]], layer: str, data: Data
             from labkit.results import config_key
 
             target = _checkpoint(results_path, config_key({**config, **key_fields}))
-            return prune_step(_load_masked(source, held), held, layer, data, setup, target)
+            return prune_step(load_masked(source, held), held, layer, data, setup, target)
 
         row = run_sweep([config], trial, results_path, key_fields=key_fields, sweep=f"prune_{layer}",
                         tracking=tracking, progress=False).iloc[0]
@@ -132,7 +136,60 @@ def prune_layer(start: Path, masks: dict[str, list[int]], layer: str, data: Data
         if not bool(row["kept"]):
             break
         current, current_masks = _checkpoint(results_path, row["run_key"]), json.loads(row["masks"])
-        if int(row["channels_left"]) <= 1:
+        if int(row["channels_left"]) <= 1 or (max_steps is not None and step >= max_steps):
             break
         step += 1
     return current, current_masks, pd.DataFrame(rows).reset_index(drop=True)
+
+
+def prune_layers(start: Path, layers: list[str], data: DataSplits, setup: PruneSetup, results_path: str | Path, *,
+                 start_id: str, tracking: bool = False, max_steps: int | None = None) -> tuple[Path, dict, pd.DataFrame]:
+    """Run :func:`prune_layer` on each of ``layers`` in turn, each starting where the previous one stopped.
+    Return (the final model's path, its masks, every step's row in order)."""
+    current, masks, tables = start, {}, []
+    for layer in layers:
+        current, masks, rows = prune_layer(current, masks, layer, data, setup, results_path, start_id=start_id,
+                                           tracking=tracking, max_steps=max_steps)
+        tables.append(rows)
+    return current, masks, pd.concat(tables, ignore_index=True)
+
+
+def step_model(results_path: str | Path, row: pd.Series, example: torch.Tensor) -> CNN:
+    """Return the structurally smaller model a step row saved (its masked channels removed), in eval mode."""
+    masked = load_masked(_checkpoint(Path(results_path), row["run_key"]), json.loads(row["masks"]))
+    return prune.remove_masked_channels(masked, example).eval()
+
+
+def lab2_best_model(reports_root: Path, dataset: str) -> Path | None:
+    """Return Lab 2's saved best model if Lab 2 recorded runs on ``dataset``, else None."""
+    from labkit.results import read_results
+
+    lab2 = reports_root / "02_cnn_sweeps"
+    path, results = lab2 / "best_model.pt", lab2 / "results.csv"
+    if not path.is_file() or not results.is_file():
+        return None
+    recorded = read_results(results)
+    return path if "dataset" in recorded and (recorded.dataset == dataset).any() else None
+
+
+def start_model(out: Path, data: DataSplits, dataset: str, *, explicit: str | None = None, epochs: int = 5,
+                seed: int = 0, device: str = "auto") -> tuple[CNN, Path, str]:
+    """Return (the model to prune, its file, how it was obtained): ``explicit`` when given, else Lab 2's best model
+    when it was trained on ``dataset``, else the Lab 2 Fashion-MNIST baseline architecture trained here for
+    ``epochs`` (saved to ``out/start_model.pt`` and reused by a rerun)."""
+    if explicit is not None:
+        return load_model(explicit), Path(explicit), f"the model given as start_model ({explicit})"
+    found = lab2_best_model(out.parent, dataset)
+    if found is not None:
+        return load_model(found), found, f"Lab 2's best model ({found})"
+    path = out / "start_model.pt"
+    if path.is_file():
+        return load_model(path), path, f"the Lab 2 baseline architecture trained by an earlier run of this lab ({path})"
+    seed_everything(seed)
+    model = CNN([16, 16], 3, hidden=[100], init="xavier_uniform", image_size=data.size,
+                num_classes=data.num_classes)
+    fit_with_checks(model, data, epochs=epochs, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.9,
+                    device=device, seed=seed, verbose=False, checks_per_epoch=0)
+    save_model(model, path)
+    return model.eval(), path, (f"the Lab 2 baseline architecture trained here for {epochs} epoch(s): no Lab 2 best "
+                                f"model trained on {dataset} was found under {out.parent}")

@@ -140,3 +140,39 @@ def test_lab3_smoke_shrinks_batches_repeats_and_sequence():
 def test_lab3_bad_parameters_stop_with_an_error_naming_them(kwargs, message, smoke):
     with pytest.raises(ValueError, match=message):
         lab3(**kwargs, smoke=smoke)
+
+
+# --- Lab 4 -------------------------------------------------------------------------------------------
+
+from labkit.params import LAB4_SMOKE, lab4  # noqa: E402
+
+
+def test_lab4_defaults_are_the_assignment():
+    p = lab4()
+    assert p.dataset == "fashion_mnist" and p.retrain_epochs == 5 and p.threshold == 0.01 and not p.smoke
+    assert p.target_accuracy == 0.87 and lab4(dataset="mnist").target_accuracy == 0.97
+    assert lab4(accuracy_threshold=0.9).target_accuracy == 0.9
+
+
+def test_lab4_smoke_runs_on_mnist_which_ci_has_offline():
+    assert lab4(smoke=True).dataset == "mnist" and lab4(smoke=True).max_steps == LAB4_SMOKE["max_steps"]
+
+
+def test_lab4_retraining_subset_never_exceeds_the_lab_data():
+    assert lab4().retrain_limit == 15000 and lab4(train_limit=5000).retrain_limit == 5000
+    assert lab4(retrain_train_limit=None).retrain_limit is None
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(threshold=0), "threshold contains 0"),
+    (dict(threshold=1.0), "threshold contains 1.0"),
+    (dict(heuristic="taylor"), "heuristic='taylor'"),
+    (dict(layers=["conv1", "out"]), "layer 'out'"),
+    (dict(check_layer="dense"), "layer 'dense'"),
+    (dict(retrain_epochs=0), "retrain_epochs contains 0"),
+    (dict(accuracy_threshold=87), "accuracy_threshold contains 87"),
+    (dict(max_steps=0), "max_steps contains 0"),
+])
+def test_lab4_bad_parameters_stop_with_an_error_naming_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        lab4(**kwargs)

@@ -41,7 +41,7 @@ def test_heuristic_agreement_is_the_spearman_rank_correlation():
 def test_latency_rows_time_every_model_at_every_batch_size(model):
     small = CNN([2, 2], 3, hidden=[4]).eval()
     rows = prune_analysis.latency_rows({"original": model, "pruned": small}, torch.zeros(1, 1, 28, 28),
-                                       batch_sizes=(1, 4), warmup=0, repeats=2)
+                                       batch_sizes=(1, 4), warmup=0, repeats=4, rounds=2)
     assert list(zip(rows.name, rows.batch_size)) == [("original", 1), ("pruned", 1), ("original", 4), ("pruned", 4)]
     ratios = prune_analysis.with_ratios(rows, "original")
     assert ratios[ratios.name == "original"].macs_ratio.eq(1).all()

@@ -49,7 +49,7 @@ def test_layer_is_pruned_one_channel_at_a_time_until_one_is_left(start, data, tm
     assert rows.channel.iloc[0] == int(importance.argmin()), "the first step removes the least important channel"
     assert (rows.pruning_drop == rows.acc_before - rows.acc_pruned).all()
     assert rows.params.iloc[-1] < rows.params.iloc[0] and rows.macs.iloc[-1] < rows.macs.iloc[0]
-    pruned = prune_loop._load_masked(last, masks)
+    pruned = prune_loop.load_masked(last, masks)
     assert pruned.conv1.weight[masks["conv1"]].eq(0).all()
     assert rows.acc_before.iloc[1] == pytest.approx(rows.acc_retrained.iloc[0]), "each step starts where the last ended"
 
