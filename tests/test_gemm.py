@@ -5,7 +5,7 @@ from torch import nn
 from labkit import gemm
 from labkit.models import CNN, MLP
 
-LAYOUTS = gemm.LAYOUTS
+LAYOUTS = gemm.LAYOUTS  # naive, folded, nhwc
 
 
 def _check(model: nn.Module, x: torch.Tensor, layout: str, atol: float = 1e-5) -> nn.Module:

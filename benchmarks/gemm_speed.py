@@ -1,0 +1,87 @@
+"""The GEMM rewrite against the layers it replaces, on CPU: original, naive rewrite, and the better layouts.
+
+Model: Lab 4's saved pruned model (``reports/04_pruning/pruned_model.pt``) when there is one, else Lab 2's
+Fashion-MNIST baseline CNN (conv 16 3x3, conv 16 3x3, FC 100, FC 10) with seeded random weights (timing does
+not depend on the weights). Run from the repository root:
+
+    python benchmarks/gemm_speed.py                    # batch 32 and 1, 5 rounds
+    python benchmarks/gemm_speed.py --model path.pt    # another saved labkit CNN
+    python benchmarks/gemm_speed.py --no-compile        # skip torch.compile (tens of seconds of compiling)
+
+Variants (all from ``labkit.gemm``): ``naive`` (unfold + one matmul per image), ``folded`` (the batch folded
+into one GEMM per layer, output kept channels-last), ``nhwc`` (the whole network on channels-last tensors,
+linear weights reordered at build time, no activation transposed), and ``nhwc + compile`` (``torch.compile``
+of the nhwc module). Each round times every variant once per batch size in a rotated order; a variant's
+ratio is its median time over the original's, per round, then the median over rounds. Exactness (largest
+absolute output difference on 256 inputs) is printed beside each. Target from the issue: best rewrite
+<= 1.0x the original at batch 32. It prints; it never fails on a missed target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+import torch
+
+from labkit import gemm
+from labkit.models import CNN, load_model
+from labkit.timing import measure_latency
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def original_model(path: str | None) -> tuple[torch.nn.Module, str]:
+    candidate = Path(path) if path else REPO / "reports" / "04_pruning" / "pruned_model.pt"
+    if candidate.is_file():
+        model = load_model(candidate)
+        return model, f"{model.name} from {candidate}"
+    torch.manual_seed(0)
+    model = CNN([16, 16], 3, hidden=[100], init="xavier_uniform").eval()
+    return model, f"{model.name} (Lab 2's Fashion-MNIST baseline, random weights: no {candidate})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="a saved labkit CNN (default: Lab 4's pruned model)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 1])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=30, help="timed calls per variant per round")
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, described = original_model(args.model)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); model {described}")
+    variants = {"original": model, **{layout: gemm.to_gemm(model, layout=layout) for layout in gemm.LAYOUTS}}
+    if not args.no_compile:
+        variants["nhwc + compile"] = torch.compile(variants["nhwc"])
+    check = torch.randn(256, 1, 28, 28)
+    with torch.no_grad():
+        reference = model(check)
+        diffs = {name: (fn(check) - reference).abs().max().item() for name, fn in variants.items()}
+    for batch in args.batch_sizes:
+        x = torch.randn(batch, 1, 28, 28)
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        names = list(variants)
+        for r in range(args.rounds):
+            for name in names[r % len(names):] + names[: r % len(names)]:
+                samples[name].append(measure_latency(variants[name], x, warmup=3, repeats=args.repeats).median_ms)
+        base = statistics.median(samples["original"])
+        print(f"\nbatch {batch}: original {base:.3f} ms per batch (median of {args.rounds} rounds)")
+        best = None
+        for name in names[1:]:
+            ratios = [v / o for v, o in zip(samples[name], samples["original"])]
+            ratio = statistics.median(ratios)
+            best = min(best or (ratio, name), (ratio, name))
+            print(f"  {name:15s} {statistics.median(samples[name]):8.3f} ms   {ratio:5.2f}x the original "
+                  f"(rounds {min(ratios):.2f}-{max(ratios):.2f}), max |diff| {diffs[name]:.1e}")
+        verdict = "meets" if best[0] <= 1.0 else "misses"
+        print(f"  best rewrite: {best[1]} at {best[0]:.2f}x the original ({verdict} the <= 1.0x target"
+              f"{' at batch 32' if batch == 32 else ''})")
+
+
+if __name__ == "__main__":
+    main()
