@@ -10,10 +10,7 @@ workspaces, allocator caching), which is why RSS grows more than it reports.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -23,6 +20,7 @@ import torch
 from torch import nn
 
 from labkit.counting import _CONV_TYPES, _leaf_calls, layer_table
+from labkit.profiling import native_stderr_silenced
 
 OPTIMIZERS = {"sgd": 0, "sgd_momentum": 1, "adam": 2}  # optimizer -> state tensors kept per parameter
 # The profiler's categories, in the column order of its memory timeline (torch.profiler._memory_profiler).
@@ -102,29 +100,12 @@ def _make_optimizer(model: nn.Module, optimizer: str) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9 if optimizer == "sgd_momentum" else 0.0)
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Keep the profiler's C++ side (kineto), which logs start/stop lines straight to file descriptor 2, out of
-    the notebook; Python exceptions still propagate."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-
-
 def _profiled_peak(step, device: torch.device) -> dict[str, int]:
     """Run ``step`` under the memory profiler; return the bytes of each category at the step's peak."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with _native_stderr_silenced(), profile(activities=activities, profile_memory=True, record_shapes=True,
+    with native_stderr_silenced(), profile(activities=activities, profile_memory=True, record_shapes=True,
                                             with_stack=True) as prof:
         step()
     with tempfile.TemporaryDirectory() as folder:

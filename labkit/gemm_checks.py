@@ -1,0 +1,87 @@
+"""Lab 5's checks of the GEMM rewrites: the model they start from, exactness on a whole test set, and test-set
+inference time against the original, measured interleaved."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from labkit import prune
+from labkit.data import DataSplits, Split
+from labkit.models import CNN, load_model, save_model
+from labkit.train import fit_with_checks, seed_everything
+
+
+def lab4_model_or_small(out: Path, data: DataSplits, *, explicit: str | None = None, epochs: int = 2,
+                        prune_fraction: float = 0.25, seed: int = 0, device: str = "auto") -> tuple[CNN, str]:
+    """Return (the model to rewrite, how it was obtained): ``explicit``, else Lab 4's ``pruned_model.pt`` beside
+    this lab's folder, else Lab 2's baseline architecture trained here for ``epochs`` with ``prune_fraction``
+    of every layer's channels removed by L2 norm (saved to ``out/small_pruned_model.pt`` and reused)."""
+    if explicit is not None:
+        return load_model(explicit), f"the model given as model_path ({explicit})"
+    lab4 = out.parent / "04_pruning" / "pruned_model.pt"
+    if lab4.is_file():
+        return load_model(lab4), f"Lab 4's pruned model ({lab4})"
+    path = out / "small_pruned_model.pt"
+    if path.is_file():
+        return load_model(path), f"a small pruned model an earlier run of this lab trained ({path})"
+    seed_everything(seed)
+    model = CNN([16, 16], 3, hidden=[100], init="xavier_uniform", image_size=data.size, num_classes=data.num_classes)
+    fit_with_checks(model, data, epochs=epochs, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.9,
+                    device=device, seed=seed, verbose=False, checks_per_epoch=0)
+    model = model.cpu().eval()
+    removals = {}
+    for layer in prune.prunable_layers(model):
+        scores = prune.channel_importance(model, layer, "l2")
+        removals[layer] = scores.argsort()[: int(prune_fraction * len(scores))].tolist()
+    smaller = prune.remove_channels(model, data.test.x[:1], removals)
+    save_model(smaller, path)
+    return smaller.eval(), (f"Lab 2's baseline architecture trained here for {epochs} epoch(s), {prune_fraction:.0%} "
+                            f"of each layer's channels removed by L2 norm: no Lab 4 model was found at {lab4}")
+
+
+def _outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    with torch.inference_mode():
+        return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def exactness(original: nn.Module, rewrites: dict[str, nn.Module], test: Split) -> pd.DataFrame:
+    """Return, per rewrite, on every test example: ``max_abs_diff`` of the outputs (logits), ``same_predictions``
+    (how many argmax predictions agree) and ``examples``."""
+    reference = _outputs(original.eval(), test.x)
+    rows = []
+    for name, model in rewrites.items():
+        got = _outputs(model, test.x)
+        rows.append({"rewrite": name, "max_abs_diff": float((got - reference).abs().max()),
+                     "same_predictions": int((got.argmax(1) == reference.argmax(1)).sum()), "examples": len(test)})
+    return pd.DataFrame(rows)
+
+
+def inference_seconds(models: dict[str, nn.Module], x: torch.Tensor, *, batch_size: int = 32,
+                     rounds: int = 3) -> pd.DataFrame:
+    """Return each model's time in s to classify every row of ``x`` in batches of ``batch_size`` (no grad), one
+    pass per round with the models in turn (rotated), after one warm-up pass: ``model``, ``median_s``, ``min_s``,
+    ``max_s``, ``ratio`` (median over rounds of the per-round time over the first model's)."""
+    names = list(models)
+    times: dict[str, list[float]] = {name: [] for name in names}
+
+    def one_pass(model: nn.Module) -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for i in range(0, len(x), batch_size):
+                model(x[i:i + batch_size])
+        return time.perf_counter() - start
+
+    for model in models.values():
+        one_pass(model)  # warm-up (and torch.compile's compilation)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            times[name].append(one_pass(models[name]))
+    base = times[names[0]]
+    return pd.DataFrame([{"model": name, "median_s": statistics.median(t), "min_s": min(t), "max_s": max(t),
+                          "ratio": statistics.median(v / b for v, b in zip(t, base))} for name, t in times.items()])
