@@ -40,8 +40,10 @@ class GemmConv2dNHWC(nn.Module):
         rows = windows.reshape(n * ho * wo, kh * kw * c)  # the one copy: the patch matrix
         return torch.addmm(self.bias, rows, self.weight_matrix).reshape(n, ho, wo, self.out_channels)
 
+    layout = "nhwc"
+
     def extra_repr(self) -> str:
-        return (f"layout=nhwc, weight_matrix={tuple(self.weight_matrix.shape)}, kernel={self.kernel_size}, "
+        return (f"layout={self.layout}, weight_matrix={tuple(self.weight_matrix.shape)}, kernel={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}")
 
 
@@ -55,6 +57,7 @@ class GemmConv2dKn2row(GemmConv2dNHWC):
         taps = self.weight_matrix.reshape(kh, kw, conv.in_channels, conv.out_channels)
         self.register_buffer("tap_matrix", taps.permute(2, 0, 1, 3).reshape(conv.in_channels, -1).contiguous())
         self.shifted = self.stride == (1, 1) and self.dilation == (1, 1)
+        self.layout = "kn2row" if self.shifted else "nhwc (kn2row needs stride 1, dilation 1)"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.shifted:

@@ -187,6 +187,7 @@ def lab2(**params: Any) -> Lab2Params:
     return _validated(Lab2Params, LAB2_SMOKE, "Lab 2", params)
 
 
-# Labs 3 and 4 keep their knobs in their own modules; notebooks call params.lab3() / params.lab4().
+# Labs 3 to 5 keep their knobs in their own modules; notebooks call params.lab3(), params.lab4(), params.lab5().
 from labkit.params_inference import LAB3_SMOKE, Lab3Params, lab3  # noqa: E402,F401
 from labkit.params_pruning import LAB4_SMOKE, Lab4Params, lab4  # noqa: E402,F401
+from labkit.params_gemm import LAB5_SMOKE, Lab5Params, lab5  # noqa: E402,F401

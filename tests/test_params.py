@@ -176,3 +176,32 @@ def test_lab4_retraining_subset_never_exceeds_the_lab_data():
 def test_lab4_bad_parameters_stop_with_an_error_naming_them(kwargs, message):
     with pytest.raises(ValueError, match=message):
         lab4(**kwargs)
+
+
+# --- Lab 5 -------------------------------------------------------------------------------------------
+
+from labkit.params import lab5  # noqa: E402
+
+
+def test_lab5_defaults_compare_every_layout_on_cpu_with_compile():
+    p = lab5()
+    assert p.dataset == "fashion_mnist" and p.device == "cpu" and p.batch_size == 32 and p.compile
+    assert p.layouts == ("naive", "folded", "nhwc", "kn2row") and p.tolerance == 1e-5
+
+
+def test_lab5_smoke_uses_mnist_and_skips_compile():
+    p = lab5(smoke=True)
+    assert p.dataset == "mnist" and not p.compile and p.test_limit is not None
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(layouts=["winograd"]), "layouts contains 'winograd'"),
+    (dict(layouts=[]), "layouts is empty"),
+    (dict(tolerance=0), "tolerance contains 0"),
+    (dict(fallback_prune_fraction=1.0), "fallback_prune_fraction contains 1.0"),
+    (dict(compile="yes"), "compile='yes'"),
+    (dict(latency_batch_sizes=[0]), "latency_batch_sizes contains 0"),
+])
+def test_lab5_bad_parameters_stop_with_an_error_naming_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        lab5(**kwargs)

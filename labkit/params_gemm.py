@@ -1,0 +1,67 @@
+"""Lab 5's notebook parameters (the GEMM rewrite): validation and the smoke switch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from labkit.param_checks import _check_bools, _check_common, _fraction_list, _LabParams, _positive_ints, _validated
+
+
+@dataclass(frozen=True)
+class Lab5Params(_LabParams):
+    """Every knob of Lab 5 (GEMM rewrite), validated on creation."""
+
+    dataset: str = "fashion_mnist"
+    device: str = "cpu"
+    model_path: str | None = None
+    fallback_epochs: int = 2
+    fallback_prune_fraction: float = 0.25
+    batch_size: int = 32
+    latency_batch_sizes: tuple[int, ...] = (1, 32)
+    latency_repeats: int = 50
+    rounds: int = 5
+    layouts: tuple[str, ...] = ("naive", "folded", "nhwc", "kn2row")
+    compile: bool = True
+    tolerance: float = 1e-5
+    profile_repeats: int = 20
+    gpu_sizes: tuple[int, ...] = (512, 1024, 2048, 4096)
+    train_limit: int | None = None
+    test_limit: int | None = None
+    smoke: bool = False
+
+    def __post_init__(self) -> None:
+        from labkit.gemm import LAYOUTS
+
+        set_ = _check_common(self)
+        _check_bools(self, "compile")
+        for name in ("fallback_epochs", "batch_size", "latency_repeats", "rounds", "profile_repeats"):
+            _positive_ints(getattr(self, name), name)
+        for name in ("train_limit", "test_limit"):
+            if getattr(self, name) is not None:
+                _positive_ints(getattr(self, name), name)
+        _fraction_list(self.fallback_prune_fraction, "fallback_prune_fraction", low=0.0, high=1.0)
+        _fraction_list(self.tolerance, "tolerance", low=1e-12, high=1.0)
+        layouts = (self.layouts,) if isinstance(self.layouts, str) else tuple(self.layouts)
+        for layout in layouts:
+            if layout not in LAYOUTS:
+                raise ValueError(f"layouts contains {layout!r}: choose from {list(LAYOUTS)}")
+        if not layouts:
+            raise ValueError("layouts is empty: give at least one of " + str(list(LAYOUTS)))
+        set_("layouts", layouts)
+        for name in ("latency_batch_sizes", "gpu_sizes"):
+            set_(name, _positive_ints(getattr(self, name), name))
+
+    def limits(self) -> dict[str, int | None]:
+        return {"train_limit": self.train_limit, "test_limit": self.test_limit}
+
+
+# What --smoke shrinks: data, repeats and rounds; torch.compile stays out (tens of seconds of compiling). A smoke
+# run uses MNIST, which CI has offline.
+LAB5_SMOKE = dict(dataset="mnist", fallback_epochs=1, latency_repeats=6, rounds=2, compile=False, profile_repeats=3,
+                  gpu_sizes=(256, 512), train_limit=1500, test_limit=500)
+
+
+def lab5(**params: Any) -> Lab5Params:
+    """Validate Lab 5's parameters as given (unknown names are an error), then apply ``smoke``."""
+    return _validated(Lab5Params, LAB5_SMOKE, "Lab 5", params)
