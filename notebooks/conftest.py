@@ -4,6 +4,7 @@ is absent (Lab 3 reads none: it runs on random images and tokens)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ NEEDS_NO_DATA = {"03_resnet18_bert_inference.ipynb"}
 # The kernels nbval starts inherit this environment: smoke-sized runs, plain-text progress bars.
 os.environ.setdefault("LABKIT_SMOKE", "1")
 os.environ.setdefault("LABKIT_PROGRESS", "text")
+# Their reports go to a fresh folder (shared by the labs of one pytest run, so Lab 4 finds the model Lab 2 saved),
+# never into the checkout's reports/ where a real run may live.
+os.environ.setdefault("LABKIT_REPORTS_DIR", tempfile.mkdtemp(prefix="labkit-nbval-"))
 
 
 def _missing_mnist() -> list[Path]:
