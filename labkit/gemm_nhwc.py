@@ -29,7 +29,8 @@ class GemmConv2dNHWC(nn.Module):
         self.register_buffer("weight_matrix", kernel.permute(2, 3, 1, 0).reshape(-1, conv.out_channels).contiguous())
         self.register_buffer("bias", reference.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def patches(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """Return the patch matrix (N*Ho*Wo, kh*kw*C) of a channels-last input and the output's (N, Ho, Wo)."""
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.kernel_size, self.stride, self.padding, self.dilation
         if ph or pw:
             x = F.pad(x, (0, 0, pw, pw, ph, ph))
@@ -37,7 +38,10 @@ class GemmConv2dNHWC(nn.Module):
         ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
         sn, sh_, sw_, sc = x.stride()
         windows = x.as_strided((n, ho, wo, kh, kw, c), (sn, sh_ * sh, sw_ * sw, sh_ * dh, sw_ * dw, sc))
-        rows = windows.reshape(n * ho * wo, kh * kw * c)  # the one copy: the patch matrix
+        return windows.reshape(n * ho * wo, kh * kw * c), (n, ho, wo)  # the one copy: the patch matrix
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows, (n, ho, wo) = self.patches(x)
         return torch.addmm(self.bias, rows, self.weight_matrix).reshape(n, ho, wo, self.out_channels)
 
     layout = "nhwc"
