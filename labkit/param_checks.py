@@ -49,6 +49,10 @@ class _LabParams:
     device: str = "auto"
     seed: int = 0
 
+    def limits(self) -> dict[str, int | None]:
+        """The data limits every lab with a dataset has (``train_limit``, ``test_limit``), for ``load_splits``."""
+        return {"train_limit": self.train_limit, "test_limit": self.test_limit}
+
 
 def _validated(cls, smoke_values: dict[str, Any], lab: str, params: dict[str, Any]):
     """Build ``cls(**params)`` (unknown names are an error), then shrink the knobs still at their default

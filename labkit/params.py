@@ -60,9 +60,6 @@ class Lab1Params(_LabParams):
     def in_features(self) -> int:
         return IMAGE_SIZE * IMAGE_SIZE
 
-    def limits(self) -> dict[str, int | None]:
-        return {"train_limit": self.train_limit, "test_limit": self.test_limit}
-
     @property
     def batch_sweep_limit(self) -> int | None:
         """Training examples (before the split) of the batch-size sweep: its own limit, else ``train_limit``."""
@@ -153,9 +150,6 @@ class Lab2Params(_LabParams):
             _fraction_list(pair[1], "grid_lr_momentum momentum", low=0.0, high=1.0)
             pairs.append((float(pair[0]), float(pair[1])))
         set_("grid_lr_momentum", tuple(pairs))
-
-    def limits(self) -> dict[str, int | None]:
-        return {"train_limit": self.train_limit, "test_limit": self.test_limit}
 
     def _subset(self, limit: int | None) -> int | None:
         """A sweep's own subset, never larger than ``train_limit`` (smoke)."""

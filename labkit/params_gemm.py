@@ -52,9 +52,6 @@ class Lab5Params(_LabParams):
         for name in ("latency_batch_sizes", "gpu_sizes"):
             set_(name, _positive_ints(getattr(self, name), name))
 
-    def limits(self) -> dict[str, int | None]:
-        return {"train_limit": self.train_limit, "test_limit": self.test_limit}
-
 
 # What --smoke shrinks: data, repeats and rounds; torch.compile stays out (tens of seconds of compiling). A smoke
 # run uses MNIST, which CI has offline.

@@ -70,9 +70,6 @@ class Lab4Params(_LabParams):
             return self.accuracy_threshold
         return 0.87 if self.dataset == "fashion_mnist" else 0.97
 
-    def limits(self) -> dict[str, int | None]:
-        return {"train_limit": self.train_limit, "test_limit": self.test_limit}
-
     @property
     def retrain_limit(self) -> int | None:
         """Training examples (before the split) of each retraining: its own limit, never above ``train_limit``."""
