@@ -1,19 +1,24 @@
-"""The ``labkit`` command: ``labkit run [NOTEBOOK ...] [--smoke] [-p NAME VALUE ...]``.
+"""The ``labkit`` command: ``labkit run [NOTEBOOK ...] [--smoke] [-p NAME VALUE ...] [--report]``.
 
 Executes lab notebooks headlessly with papermill into ``reports/<lab>/``: the executed
-notebook beside the results file and the figures the notebook saved.
+notebook beside the results file and the figures the notebook saved; ``labkit report`` (or
+``run --report``) turns them into PDF. Output that is not a terminal gets one line per finished
+cell (elapsed time and section), so a long headless run is never silent.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
 
+from labkit import report
 from labkit.results import project_root, reports_dir
 
 
@@ -39,7 +44,8 @@ def find_notebook(name: str) -> Path:
     matches = [nb for nb in available_notebooks() if nb.stem == stem or nb.stem.split("_")[0] == stem]
     if len(matches) != 1:
         known = ", ".join(nb.stem for nb in available_notebooks())
-        raise SystemExit(f"labkit run: no notebook called {name!r}; choose from: {known}")
+        raise SystemExit(f"labkit: no lab called {name!r}; choose from: {known} (or their numbers, 01 to "
+                         f"{available_notebooks()[-1].stem[:2]})")
     return matches[0]
 
 
@@ -48,15 +54,69 @@ def parse_value(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Stop, naming the known ones, if a parameter is not in ``notebook``'s parameters cell
+    (papermill itself only warns, and the run goes on with the default)."""
+    import papermill
+
+    known = list(papermill.inspect_notebook(str(notebook)))
+    unknown = [name for name in parameters if name not in known]
+    if unknown:
+        hints = [f"{name!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(name, known, 1))
+                 else repr(name) for name in unknown]
+        raise SystemExit(f"labkit run: {notebook.stem} has no parameter {', '.join(hints)}; "
+                         f"its parameters are: {', '.join(known)}")
+
+
+def section_headings(cells: list[Any]) -> list[str]:
+    """For each cell, the last Markdown heading at or above it ('' before the first)."""
+    heading, headings = "", []
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            lines = [line.lstrip("#").strip() for line in cell.source.splitlines() if line.startswith("#")]
+            heading = lines[0] if lines else heading
+        headings.append(heading)
+    return headings
+
+
+class CellLog:
+    """papermill/nbclient hooks that print one line per finished code cell: elapsed time, count, section."""
+
+    def __init__(self, lab: str, stream: Any = None) -> None:
+        self.lab, self.stream = lab, stream if stream is not None else sys.stdout
+        self.start = time.monotonic()
+        self.headings: list[str] = []
+        self.total = self.done = 0
+
+    def on_notebook_start(self, notebook: Any, **_: Any) -> None:
+        self.headings = section_headings(notebook.cells)
+        self.total = sum(1 for c in notebook.cells if c.cell_type == "code" and c.source.strip())
+
+    def on_cell_executed(self, cell_index: int, **_: Any) -> None:
+        self.done += 1
+        minutes, seconds = divmod(int(time.monotonic() - self.start), 60)
+        heading = self.headings[cell_index] if cell_index < len(self.headings) else ""
+        heading = heading if len(heading) <= 60 else heading[:57] + "..."
+        print(f"  [{minutes:3d}:{seconds:02d}] {self.lab} cell {self.done}/{self.total}  {heading}",
+              file=self.stream, flush=True)
+
+
 def run_notebook(notebook: Path, parameters: dict[str, Any], *, kernel: str | None = None) -> Path:
-    """Execute ``notebook`` with papermill into ``reports/<lab>/<lab>.ipynb``; return that path."""
+    """Execute ``notebook`` with papermill into ``reports/<lab>/<lab>.ipynb``; return that path.
+    Figures are kept as PNG and vector PDF (for ``labkit report``)."""
     import papermill
 
     lab = notebook.stem
     output = reports_dir(lab) / f"{lab}.ipynb"
-    print(f"labkit run: {lab} -> {output}")
+    print(f"labkit run: {lab} -> {output}", flush=True)
+    on_terminal = sys.stdout.isatty()
+    hooks: dict[str, Any] = {}
+    if not on_terminal:  # a log file or CI: one line per cell instead of a progress bar
+        log = CellLog(lab)
+        hooks = {"on_notebook_start": log.on_notebook_start, "on_cell_executed": log.on_cell_executed}
     papermill.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(notebook.parent),
-                               kernel_name=kernel, progress_bar=sys.stderr.isatty(), log_output=False)
+                               kernel_name=kernel, progress_bar=on_terminal, log_output=False,
+                               extra_arguments=list(report.PRINT_FIGURES_KERNEL_ARGS), **hooks)
     written = sorted(p for p in output.parent.rglob("*") if p.is_file())
     for path in written:
         print(f"  wrote {path}")
@@ -86,6 +146,23 @@ def clean_notebook(notebook: Path, executed: Path | None = None) -> int:
     return kept
 
 
+def export_reports(labs: Sequence[str], *, hide_code: bool = False, html: bool = False) -> int:
+    """``labkit report``: export the named labs (default: every lab with an executed notebook)."""
+    names = [find_notebook(lab).stem for lab in labs]
+    if not names:
+        names = [nb.stem for nb in available_notebooks()
+                 if (reports_dir(nb.stem, create=False) / f"{nb.stem}.ipynb").is_file()]
+        if not names:
+            raise SystemExit(f"labkit report: no executed notebooks under {reports_dir('', create=False)}: "
+                             "run `labkit run` (or `labkit run --report`) first")
+    for lab in names:
+        try:
+            print(f"labkit report: wrote {report.export(lab, hide_code=hide_code, html=html)}")
+        except FileNotFoundError as error:
+            raise SystemExit(f"labkit report: {error}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description="Run the labkit lab notebooks headlessly.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="dataset folder (torchvision layout); sets LABKIT_DATA_DIR")
     run.add_argument("--reports-dir", help="where reports/<lab>/ folders go; sets LABKIT_REPORTS_DIR")
     run.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's own)")
+    run.add_argument("--report", action="store_true", help="then export each executed notebook to PDF")
+    report = commands.add_parser("report", help="export executed notebooks under reports/ to PDF (HTML without TeX)")
+    report.add_argument("labs", nargs="*", metavar="LAB",
+                        help="lab name or number; none: every lab that has an executed notebook")
+    report.add_argument("--reports-dir", help="where reports/<lab>/ folders are; sets LABKIT_REPORTS_DIR")
+    for command in (run, report):
+        command.add_argument("--hide-code", action="store_true", help="leave the code cells out (for a hand-in)")
+        command.add_argument("--html", action="store_true", help="write HTML instead of PDF")
     commands.add_parser("list", help="list the lab notebooks")
     clean = commands.add_parser("clean", help="strip a notebook's outputs before committing it")
     clean.add_argument("notebook", metavar="NOTEBOOK")
@@ -117,20 +202,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         kept = clean_notebook(find_notebook(args.notebook), executed)
         print(f"labkit clean: {args.notebook}: outputs stripped, {kept} checked cell output(s) kept")
         return 0
+    if args.reports_dir:
+        os.environ["LABKIT_REPORTS_DIR"] = str(Path(args.reports_dir).resolve())
+    if args.command == "report":
+        return export_reports(args.labs, hide_code=args.hide_code, html=args.html)
     # The kernel inherits these: paths resolved once here, progress bars as plain text.
     if args.data_dir:
         os.environ["LABKIT_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    if args.reports_dir:
-        os.environ["LABKIT_REPORTS_DIR"] = str(Path(args.reports_dir).resolve())
     os.environ.setdefault("LABKIT_PROGRESS", "text")
     parameters = {name: parse_value(value) for name, value in args.parameter}
     if args.smoke:
         parameters["smoke"] = True
     notebooks = [find_notebook(n) for n in args.notebooks] or available_notebooks()
+    for notebook in notebooks:  # every name checked before anything runs
+        check_parameters(notebook, parameters)
     failed = []
     for notebook in notebooks:
         try:
             run_notebook(notebook, parameters, kernel=args.kernel)
+            if args.report:
+                print(f"labkit run: wrote {report.export(notebook.stem, hide_code=args.hide_code, html=args.html)}")
         except KeyboardInterrupt:
             print(f"labkit run: {notebook.stem} interrupted. Finished sweep runs are kept in its results.csv; "
                   "run the same command again to resume where it stopped.", file=sys.stderr)

@@ -22,6 +22,7 @@ import pandas as pd
 from labkit import sweep as sweeps
 from labkit.counting import count_macs, count_params, macs_to_flops
 from labkit.data import DataSplits, load_splits
+from labkit.executors import Executor
 from labkit.models import CNN, save_model
 from labkit.results import config_key
 from labkit.sysinfo import fingerprint_id
@@ -155,16 +156,17 @@ def cnn_trial(config: dict[str, Any], setup: CNNSetup, *, save_to: str | Path | 
 
 
 def run_cnn_sweep(configs: Sequence[dict[str, Any]], setup: CNNSetup, results_path: str | Path, *,
-                  sweep: str, tracking: bool = True) -> pd.DataFrame:
+                  sweep: str, tracking: bool = True, executor: "str | Executor | None" = None) -> pd.DataFrame:
     """Run (or resume) :func:`cnn_trial` over ``configs``; return their rows read back from the results file.
 
     With ``setup.save_models`` each trained model is kept at :func:`model_path` (see :func:`labkit.models.load_model`).
+    ``executor``: where trials run (:mod:`labkit.executors`; times are measured under its threads and concurrency).
     """
     def trial(config: dict[str, Any]) -> dict[str, Any]:
         return cnn_trial(config, setup, save_to=model_path(results_path, config, setup) if setup.save_models else None)
 
     return sweeps.run_sweep(configs, trial, results_path, key_fields=setup.key_fields(), sweep=sweep,
-                            tracking=tracking)
+                            tracking=tracking, executor=executor)
 
 
 def two_conv_grid(base: dict[str, Any], *, kernel_sizes: Sequence[Sequence[int]],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.data import IMAGE_SIZE
+from labkit.executors import Executor
 from labkit.param_checks import (_check_bools, _check_common, _fraction_list, _int_lists, _LabParams, _positive_ints,
                                  _validated, smoke_from_env)
 
@@ -82,6 +83,9 @@ class Lab2Params(_LabParams):
     """Every knob of Lab 2 (CNN sweeps), validated on creation."""
 
     tracking: bool = True
+    executor: str = "local"
+    ray_address: str | None = None
+    threads_per_trial: int | None = None
     baseline_epochs: int = 10
     batch_size: int = 32
     lr: float = 0.01
@@ -116,6 +120,7 @@ class Lab2Params(_LabParams):
 
         set_ = _check_common(self)
         _check_bools(self, "tracking")
+        self.sweep_executor()  # a bad executor, address or thread count fails here, before any training
         for name in ("baseline_epochs", "batch_size", "checks_per_epoch", "probe_examples", "regularization_epochs",
                      "sweep_epochs", "pathology_epochs", "final_epochs"):
             _positive_ints(getattr(self, name), name)
@@ -150,6 +155,10 @@ class Lab2Params(_LabParams):
             _fraction_list(pair[1], "grid_lr_momentum momentum", low=0.0, high=1.0)
             pairs.append((float(pair[0]), float(pair[1])))
         set_("grid_lr_momentum", tuple(pairs))
+
+    def sweep_executor(self) -> Executor:
+        """Where the sweeps' trials run (:mod:`labkit.executors`)."""
+        return Executor(self.executor, self.ray_address, self.threads_per_trial)
 
     def _subset(self, limit: int | None) -> int | None:
         """A sweep's own subset, never larger than ``train_limit`` (smoke)."""

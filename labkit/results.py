@@ -30,16 +30,17 @@ def project_root(start: str | Path | None = None) -> Path | None:
     return None
 
 
-def reports_dir(lab: str, root: str | Path | None = None) -> Path:
-    """Return ``<reports>/<lab>/``, created; reports is ``root``, else $LABKIT_REPORTS_DIR,
-    else ``<project root>/reports``, else ``./reports``."""
+def reports_dir(lab: str, root: str | Path | None = None, *, create: bool = True) -> Path:
+    """Return ``<reports>/<lab>/``, created unless ``create=False``; reports is ``root``, else
+    $LABKIT_REPORTS_DIR, else ``<project root>/reports``, else ``./reports``."""
     if root is None:
         root = os.environ.get(REPORTS_ENV) or None
     if root is None:
         project = project_root()
         root = project / "reports" if project is not None else Path("reports")
     folder = Path(root).expanduser() / lab
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 

@@ -3,7 +3,8 @@
 :func:`run_sweep` calls a trial for every config not yet in the lab's tidy results file, appends
 each row atomically as soon as it is done, and mirrors each trial as an MLflow run when tracking
 is on. A sweep stopped at any moment (Ctrl-C, SIGKILL, a lost Colab runtime) and started again
-skips the finished configs and redoes the unfinished one.
+skips the finished configs and redoes the unfinished one. Trials run here, one after another, or
+as Ray tasks (:mod:`labkit.executors`); either way this process alone writes the file and MLflow.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pandas as pd
 
+from labkit.executors import Executor, TrialFailed, as_executor, outcomes
 from labkit.progress import progress as progress_bar
 from labkit.results import KEY_COLUMN, append_result, check_compatible, config_key, read_results
 
@@ -86,15 +88,18 @@ def _done_rows(path: Path, keys: set[str], config_names: set[str]) -> dict[str, 
 def run_sweep(configs: Iterable[dict[str, Any]], trial: Callable[[dict[str, Any]], dict[str, Any]],
               path: str | Path, *, key_fields: dict[str, Any] | None = None, sweep: str = "sweep",
               tracking: "bool | Tracker | None" = False, experiment: str | None = None,
-              progress: bool = True) -> pd.DataFrame:
+              progress: bool = True, executor: "str | Executor | None" = None) -> pd.DataFrame:
     """Call ``trial(config)`` for each config not yet in the results file at ``path``; append each row at once.
 
     ``key_fields`` (the fixed setup: epochs, seed, device, machine) join each config in its key and row; a file
     holding ``sweep`` rows of another setup is refused (:class:`labkit.results.IncompatibleResultsError`).
     A trial returns its metrics, optionally with ``history``/``checks`` tables (sent to MLflow only).
     ``tracking`` mirrors every trial as an MLflow run (True: the default store, see :mod:`labkit.tracking`).
+    ``executor``: ``"local"`` (default), ``"ray"`` or a :class:`labkit.executors.Executor`; under Ray, trials
+    that fail for good are recorded as failed MLflow runs, the others still land, and then an error lists them.
     Return the file's rows for ``configs``, in their order.
     """
+    executor = as_executor(executor)
     path = Path(path)
     configs = list(configs)
     key_fields = dict(key_fields or {})
@@ -113,24 +118,34 @@ def run_sweep(configs: Iterable[dict[str, Any]], trial: Callable[[dict[str, Any]
         tracker.reconcile(_done_rows(path, set(unique), names), sweep=sweep)
     skipped = len(unique) - len(pending)
     label = f"{sweep} ({skipped} of {len(unique)} done before)" if skipped else sweep
-    todo = progress_bar(pending, total=len(pending), desc=label) if progress else pending
-    for config, key in todo:
+    finished = outcomes(pending, trial, executor)  # in the order trials finish
+    todo = progress_bar(finished, total=len(pending), desc=label) if progress else finished
+    failures = []
+    for config, key, outcome in todo:
         params = {**config, **key_fields}
         run_id = tracker.start(key, params, sweep=sweep) if tracker is not None else None
         try:
-            metrics = dict(trial(config))
+            metrics = dict(outcome())  # local: the trial runs now; Ray: its result (or failure) is fetched
             tables = {name: metrics.pop(name) for name in TABLE_ENTRIES if name in metrics}
             for name, table in tables.items():
                 _write_table(table_path(path, key, name), table)
             if tracker is not None:
                 tracker.log(run_id, metrics, tables.get("history"), tables.get("checks"))
             append_result(path, {**params, **metrics, SWEEP_COLUMN: sweep, KEY_COLUMN: key})
+        except TrialFailed as failure:
+            if tracker is not None:
+                tracker.fail(run_id, failure.reason)
+            failures.append(f"{config}: {failure.reason}")
+            continue
         except BaseException as error:
             if tracker is not None:
                 tracker.fail(run_id, "interrupted" if isinstance(error, KeyboardInterrupt) else repr(error))
             raise
         if tracker is not None:
             tracker.finish(run_id)
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {len(pending)} trial(s) of sweep {sweep!r} failed after their "
+                           f"retries (not recorded; run the sweep again to retry them):\n" + "\n".join(failures))
 
     frame = read_results(path)
     if frame.empty:

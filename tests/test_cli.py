@@ -93,3 +93,56 @@ def test_ctrl_c_stops_the_run_and_says_how_to_resume(tmp_path, monkeypatch, caps
     monkeypatch.setattr(cli, "run_notebook", interrupted)
     assert cli.main(["run", "01", "--reports-dir", str(tmp_path / "reports")]) == 130
     assert "run the same command again to resume" in capsys.readouterr().err
+
+
+def test_an_unknown_parameter_stops_the_run_before_anything_runs(tmp_path):
+    notebook = _tiny_notebook(tmp_path / "tiny.ipynb")
+    with pytest.raises(SystemExit, match=r"no parameter 'epoch' \(did you mean 'epochs'\?\).*epochs, smoke"):
+        cli.main(["run", str(notebook), "-p", "epoch", "3", "--reports-dir", str(tmp_path / "reports")])
+    assert not (tmp_path / "reports" / "tiny").exists()
+
+
+def test_a_headless_run_prints_a_line_per_cell_with_its_section(tmp_path, capsys):
+    notebook = _tiny_notebook(tmp_path / "tiny.ipynb")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("## 2. Training\nSome words."))
+    nbformat.write(nb, notebook)
+    assert cli.main(["run", str(notebook), "-p", "epochs", "1", "--reports-dir", str(tmp_path / "reports")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if " tiny cell " in line]
+    # papermill injects a cell for the -p value: 3 code cells, the last one under the heading
+    assert [line.split(" tiny ")[1].split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert lines[-1].endswith("2. Training") and not lines[0].endswith("2. Training")
+
+
+def test_section_headings_follow_the_last_markdown_heading():
+    cells = [nbformat.v4.new_code_cell("a"), nbformat.v4.new_markdown_cell("# Lab\ntext"),
+             nbformat.v4.new_markdown_cell("no heading"), nbformat.v4.new_code_cell("b"),
+             nbformat.v4.new_markdown_cell("## 3. Sweep"), nbformat.v4.new_code_cell("c")]
+    assert cli.section_headings(cells) == ["", "Lab", "Lab", "Lab", "3. Sweep", "3. Sweep"]
+
+
+def test_run_with_report_keeps_vector_figures_and_writes_html_without_tex(tmp_path, monkeypatch, capsys):
+    from labkit import report
+
+    notebook = _tiny_notebook(tmp_path / "tiny.ipynb")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()"))
+    nbformat.write(nb, notebook)
+    monkeypatch.setattr(report, "missing_tools", lambda: ["xelatex"])
+    assert cli.main(["run", str(notebook), "--report", "--reports-dir", str(tmp_path / "reports")]) == 0
+    executed = nbformat.read(tmp_path / "reports" / "tiny" / "tiny.ipynb", as_version=4)
+    kinds = {kind for cell in executed.cells for output in cell.get("outputs", []) for kind in output.get("data", {})}
+    assert {"image/png", "application/pdf"} <= kinds, "labkit run keeps each figure as PNG and vector PDF"
+    assert (tmp_path / "reports" / "tiny" / "tiny.html").stat().st_size > 0
+    err = capsys.readouterr().err
+    assert "apt-get install" in err and "writing HTML instead" in err
+
+
+def test_report_without_executed_notebooks_says_what_to_run(tmp_path):
+    with pytest.raises(SystemExit, match="run `labkit run"):
+        cli.main(["report", "--reports-dir", str(tmp_path / "empty")])
+    with pytest.raises(SystemExit, match=r"labkit run 02_cnn_sweeps"):
+        cli.main(["report", "02", "--reports-dir", str(tmp_path / "empty")])
+    with pytest.raises(SystemExit, match="no lab called '7'"):
+        cli.main(["report", "7", "--reports-dir", str(tmp_path / "empty")])

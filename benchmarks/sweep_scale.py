@@ -1,0 +1,143 @@
+"""Does Ray speed a Lab 2 sweep up, or at least not slow it down, on this machine? And what would the
+whole Lab 2 grid cost on 1, 2, 8 and 64 cores, and for a class of 100 students?
+
+The same slice of Lab 2's model grid (the first ``--configs`` configs of ``two_conv_grid`` with the lab's
+defaults, real MNIST, ``--epochs`` epoch(s) on ``--train-limit`` training examples, tracking off) runs with
+three executors, in a rotated order each round so all see the same machine load:
+
+- **local**: one trial after another in this process, torch's default threads (all cores);
+- **ray 1x2**: Ray tasks of two threads each (one at a time on two cores);
+- **ray 2x1**: Ray tasks of one thread each (two at a time).
+
+Each setting writes a fresh results file and is timed from the first trial submitted to the last row
+written (Ray's start-up is timed once, separately: it is paid once per session, not per sweep). Printed:
+configs per hour per setting (median and min-max over the rounds) and the ratio of the best Ray setting to
+local (target >= 1.0x). The scale-out table takes the per-trial seconds measured here (one thread, two
+trials at a time) and the trial count of the lab's default grids. Run from the repository root:
+
+    python benchmarks/sweep_scale.py                      # 8 configs, 1 epoch on 12,000 examples, 2 rounds
+    python benchmarks/sweep_scale.py --configs 12 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from labkit import executors
+from labkit.cnn_sweeps import BASELINE, CNNSetup, run_cnn_sweep, training_grid, two_conv_grid
+from labkit.params import Lab2Params
+
+TARGET_RATIO = 1.0
+SETTINGS = {"local": executors.Executor("local"),
+            "ray 1x2": executors.Executor("ray", threads_per_trial=2),
+            "ray 2x1": executors.Executor("ray", threads_per_trial=1)}
+CORES = (1, 2, 8, 64)
+CLASS_SIZE = 100
+
+
+def default_data_dir() -> str:
+    import os
+
+    return os.environ.get("LABKIT_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+def lab2_grid_sizes() -> tuple[int, int]:
+    """Trials in Lab 2's default model grid and training grid."""
+    p = Lab2Params()
+    model = two_conv_grid(BASELINE, kernel_sizes=p.grid_kernel_sizes, channels=p.grid_channels, hidden=p.grid_hidden)
+    training = training_grid(BASELINE, inits=p.grid_inits, batch_sizes=p.grid_batch_sizes,
+                             lr_momentum=p.grid_lr_momentum)
+    return len(model), len(training)
+
+
+def time_setting(name: str, configs: list[dict], setup: CNNSetup, folder: Path) -> tuple[float, list[float]]:
+    """Wall seconds of the whole sweep, and each trial's recorded training + inference seconds."""
+    path = folder / name.replace(" ", "_") / "results.csv"
+    start = time.perf_counter()
+    rows = run_cnn_sweep(configs, setup, path, sweep="scale", tracking=False, executor=SETTINGS[name])
+    wall = time.perf_counter() - start
+    assert len(rows) == len(configs), f"{name}: {len(rows)} rows for {len(configs)} configs"
+    return wall, list(rows.train_time_s + rows.inference_time_s)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=default_data_dir())
+    parser.add_argument("--configs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--train-limit", type=int, default=12000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    p = Lab2Params()
+    configs = two_conv_grid(BASELINE, kernel_sizes=p.grid_kernel_sizes, channels=p.grid_channels,
+                            hidden=p.grid_hidden)[: args.configs]
+    setup = CNNSetup(data_dir=args.data_dir, epochs=args.epochs, device="cpu", train_limit=args.train_limit,
+                     checks_per_epoch=p.checks_per_epoch, probe_examples=p.probe_examples)
+    print(f"{len(configs)} configs of the Lab 2 model grid, {args.epochs} epoch(s) on {args.train_limit:,} MNIST "
+          f"examples, {torch.get_num_threads()} torch threads by default, {args.rounds} round(s)")
+    start = time.perf_counter()
+    ray = executors.connect_ray()
+    print(f"Ray {ray.__version__} started in {time.perf_counter() - start:.1f} s "
+          f"({int(ray.cluster_resources().get('CPU', 0))} CPUs); paid once per session, not counted below")
+
+    walls: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    trial_s: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    ratios = []
+    names = list(SETTINGS)
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            order = names[round_ % len(names):] + names[: round_ % len(names)]
+            this_round = {}
+            for name in order:
+                wall, per_trial = time_setting(name, configs, setup, Path(tmp) / f"round{round_}")
+                this_round[name] = wall
+                walls[name].append(wall)
+                trial_s[name] += per_trial
+            best_ray = min(this_round["ray 1x2"], this_round["ray 2x1"])
+            ratios.append(this_round["local"] / best_ray)
+            print(f"round {round_ + 1}: " + ", ".join(f"{n} {this_round[n]:.1f} s" for n in names)
+                  + f"; best Ray / local speed {ratios[-1]:.2f}x")
+    ray.shutdown()
+
+    print("\nsetting   configs/hour (median, min-max over rounds)   trial s (median)")
+    for name in names:
+        per_hour = [3600 * len(configs) / w for w in walls[name]]
+        print(f"{name:8}  {statistics.median(per_hour):8.0f}  ({min(per_hour):.0f}-{max(per_hour):.0f})"
+              f"{'':24}{statistics.median(trial_s[name]):.1f}")
+    ratio = statistics.median(ratios)
+    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+    print(f"\nbest Ray setting / local: {ratio:.2f}x (min {min(ratios):.2f}x, max {max(ratios):.2f}x); "
+          f"target >= {TARGET_RATIO:.1f}x {verdict}")
+
+    # Scale-out, back of the envelope: one-thread trials packed onto cores, the grid's trial count, the
+    # per-trial seconds measured here (2 at a time on 2 cores) scaled to the lab's epochs and examples.
+    model_n, training_n = lab2_grid_sizes()
+    trials = model_n + training_n
+    lab_examples = 48000 * p.sweep_epochs
+    scale = lab_examples / (args.train_limit * args.epochs)
+    one_thread = statistics.median(trial_s["ray 2x1"]) * scale
+    two_threads = statistics.median(trial_s["ray 1x2"]) * scale
+    print(f"\nLab 2 grid: {model_n} model + {training_n} training configs = {trials} trials of {p.sweep_epochs} "
+          f"epochs on 48,000 examples; per trial ~{one_thread:.0f} s on one thread, ~{two_threads:.0f} s on two "
+          f"(measured above, x{scale:.0f} for the lab's examples x epochs)")
+    print("cores   grid wall time (h)   how")
+    for cores in CORES:
+        if cores == 1:
+            hours, how = trials * one_thread / 3600, "one trial at a time, one thread"
+        else:
+            hours, how = trials * one_thread / cores / 3600, f"{cores} one-thread trials at a time (Ray)"
+        print(f"{cores:5}   {hours:10.2f}           {how}")
+    core_hours = trials * one_thread / 3600
+    print(f"class of {CLASS_SIZE}: {CLASS_SIZE * core_hours:.0f} core-hours; on a shared 64-core cluster "
+          f"{CLASS_SIZE * core_hours / 64:.1f} h of wall time, one grid per student")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Check a PDF report the way a reader would: pages, figures, the generated answers, no debris.
+
+Used by CI after ``labkit run 01 --smoke --report``: ``python -m labkit.report_check REPORT.pdf NOTEBOOK.ipynb``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+# Text that must never reach a hand-in: raw LaTeX, terminal colour codes, widget placeholders.
+DEBRIS = (r"\begin{", r"\textbf{", r"\end{", "\x1b[", "[0;3", "HBox(", "FloatProgress(", "IntProgress(",
+          "VBox(", "Output()")
+ANSWER_PREFIX = 60  # characters (letters and digits) of each generated answer looked for in the PDF
+
+
+def pdf_contents(path: str | Path) -> dict[str, Any]:
+    """Return ``pages``, ``figures`` (image or vector drawings placed on pages) and ``text`` of a PDF."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    figures = 0
+    for page in reader.pages:
+        xobjects = page.get("/Resources", {}).get("/XObject", {})
+        for ref in xobjects.values():
+            if ref.get_object().get("/Subtype") in ("/Image", "/Form"):
+                figures += 1
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    return {"pages": len(reader.pages), "figures": figures, "text": text}
+
+
+def letters_and_digits(text: str) -> str:
+    """Lower-case letters and digits only: what survives line breaks, hyphenation and markup."""
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def generated_answers(notebook: str | Path) -> list[str]:
+    """The Markdown outputs of an executed notebook (its generated answers), links reduced to their text."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    answers = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            markdown = output.get("data", {}).get("text/markdown")
+            if markdown:
+                answers.append(re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown))
+    return answers
+
+
+def figure_outputs(notebook: str | Path) -> int:
+    """Number of figure outputs (PNG or PDF) in an executed notebook."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    return sum(1 for cell in nb.cells for output in cell.get("outputs", [])
+               if {"image/png", "application/pdf"} & set(output.get("data", {})))
+
+
+def check_report(pdf: str | Path, notebook: str | Path) -> list[str]:
+    """Return what is wrong with ``pdf`` as the report of ``notebook`` (empty when nothing is)."""
+    contents = pdf_contents(pdf)
+    problems = []
+    if contents["pages"] == 0:
+        problems.append("the PDF has no pages")
+    expected_figures = figure_outputs(notebook)
+    if contents["figures"] < expected_figures:
+        problems.append(f"the PDF shows {contents['figures']} figure(s); the notebook has {expected_figures}")
+    text = letters_and_digits(contents["text"])
+    answers = generated_answers(notebook)
+    if not answers:
+        problems.append("the notebook has no generated answers (Markdown outputs) to look for")
+    for answer in answers:
+        wanted = letters_and_digits(answer)[:ANSWER_PREFIX]
+        if wanted not in text:
+            problems.append(f"generated answer missing from the PDF: {answer[:80]!r}")
+    problems += [f"the PDF shows {debris!r}" for debris in DEBRIS if debris in contents["text"]]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    pdf, notebook = (argv if argv is not None else sys.argv[1:])[:2]
+    contents = pdf_contents(pdf)
+    problems = check_report(pdf, notebook)
+    print(f"{pdf}: {contents['pages']} pages, {contents['figures']} figures, "
+          f"{len(generated_answers(notebook))} generated answers looked for")
+    for problem in problems:
+        print(f"  PROBLEM: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
