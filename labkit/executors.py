@@ -35,8 +35,8 @@ class TrialFailed(Exception):
 @dataclass(frozen=True)
 class Executor:
     """How to run trials. ``kind``: ``"local"`` or ``"ray"``; ``ray_address``: an existing cluster
-    (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``; default ``$RAY_ADDRESS``, else a Ray instance
-    on this machine's cores); ``threads_per_trial``: torch threads per trial (default: torch's own
+    (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``; default ``$RAY_ADDRESS``, else the cluster that
+    ``ray start`` started on this machine, else a new Ray instance on its cores); ``threads_per_trial``: torch threads per trial (default: torch's own
     locally, 1 under Ray); ``max_retries``: re-runs of a Ray task whose worker died."""
 
     kind: str = "local"
@@ -112,7 +112,8 @@ class _Done:
 
 
 def connect_ray(address: str | None = None) -> Any:
-    """Import Ray and connect: to ``address`` (or ``$RAY_ADDRESS``) when given, else start a local instance."""
+    """Import Ray and connect: to ``address`` (or ``$RAY_ADDRESS``) when given, else to a cluster started on this
+    machine with ``ray start``, else to a new local instance (Ray's own order)."""
     try:
         import ray
     except ImportError:

@@ -88,10 +88,12 @@ def mlp_trial(config: dict[str, Any], setup: TrialSetup) -> dict[str, Any]:
 
 
 def run_mlp_sweep(configs: list[dict[str, Any]], setup: TrialSetup, results_path: str | Path,
-                  *, desc: str = "sweep", tracking: bool = False) -> pd.DataFrame:
-    """Run (or resume) ``mlp_trial`` over ``configs``; return their rows read back from the results file."""
+                  *, desc: str = "sweep", tracking: bool = False,
+                  executor: "str | sweeps.Executor | None" = None) -> pd.DataFrame:
+    """Run (or resume) ``mlp_trial`` over ``configs``; return their rows read back from the results file.
+    ``executor``: where trials run (:mod:`labkit.executors`; latencies are measured under its concurrency)."""
     return sweeps.run_sweep(configs, lambda config: mlp_trial(config, setup), results_path,
-                            key_fields=setup.key_fields(), sweep=desc, tracking=tracking)
+                            key_fields=setup.key_fields(), sweep=desc, tracking=tracking, executor=executor)
 
 
 # Columns a sweep table shows, in order; units are in the names (accuracy as a fraction).

@@ -54,6 +54,21 @@ class _LabParams:
         return {"train_limit": self.train_limit, "test_limit": self.test_limit}
 
 
+@dataclass(frozen=True)
+class _SweepParams(_LabParams):
+    """The knobs of a lab whose grids run through :func:`labkit.sweep.run_sweep`: where trials run."""
+
+    executor: str = "local"
+    ray_address: str | None = None
+    threads_per_trial: int | None = None
+
+    def sweep_executor(self):
+        """Where the sweeps' trials run (:class:`labkit.executors.Executor`); a bad value is a ValueError naming it."""
+        from labkit.executors import Executor
+
+        return Executor(self.executor, self.ray_address, self.threads_per_trial)
+
+
 def _validated(cls, smoke_values: dict[str, Any], lab: str, params: dict[str, Any]):
     """Build ``cls(**params)`` (unknown names are an error), then shrink the knobs still at their default
     when smoke is on, so ``--smoke -p widths [16]`` keeps the 16."""

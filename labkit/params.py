@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.data import IMAGE_SIZE
-from labkit.executors import Executor
-from labkit.param_checks import (_check_bools, _check_common, _fraction_list, _int_lists, _LabParams, _positive_ints,
-                                 _validated, smoke_from_env)
+from labkit.param_checks import (_check_bools, _check_common, _fraction_list, _int_lists, _positive_ints,
+                                 _SweepParams, _validated, smoke_from_env)
 
 
 @dataclass(frozen=True)
-class Lab1Params(_LabParams):
+class Lab1Params(_SweepParams):
     """Every knob of Lab 1 (MLP sweeps), validated on creation."""
 
     epochs: int = 2
@@ -36,6 +35,7 @@ class Lab1Params(_LabParams):
 
     def __post_init__(self) -> None:
         set_ = _check_common(self)
+        self.sweep_executor()  # a bad executor, address or thread count fails here, before any training
         for name in ("epochs", "sweep_epochs", "batch_size", "latency_repeats"):
             _positive_ints(getattr(self, name), name)
         for name in ("trace_examples", "train_limit", "test_limit", "batch_sweep_train_limit"):
@@ -79,13 +79,10 @@ def lab1(**params: Any) -> Lab1Params:
 
 
 @dataclass(frozen=True)
-class Lab2Params(_LabParams):
+class Lab2Params(_SweepParams):
     """Every knob of Lab 2 (CNN sweeps), validated on creation."""
 
     tracking: bool = True
-    executor: str = "local"
-    ray_address: str | None = None
-    threads_per_trial: int | None = None
     baseline_epochs: int = 10
     batch_size: int = 32
     lr: float = 0.01
@@ -155,10 +152,6 @@ class Lab2Params(_LabParams):
             _fraction_list(pair[1], "grid_lr_momentum momentum", low=0.0, high=1.0)
             pairs.append((float(pair[0]), float(pair[1])))
         set_("grid_lr_momentum", tuple(pairs))
-
-    def sweep_executor(self) -> Executor:
-        """Where the sweeps' trials run (:mod:`labkit.executors`)."""
-        return Executor(self.executor, self.ray_address, self.threads_per_trial)
 
     def _subset(self, limit: int | None) -> int | None:
         """A sweep's own subset, never larger than ``train_limit`` (smoke)."""

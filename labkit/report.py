@@ -23,6 +23,7 @@ APT_INSTALL = ("sudo apt-get install -y texlive-xetex texlive-fonts-recommended 
                "texlive-plain-generic pandoc")
 CONDA_INSTALL = "conda install -c conda-forge texlive-core pandoc"
 MAX_COLUMNS = 8  # data columns per printed table; wider tables are split, the index repeated
+MAX_ROWS = 40  # body rows per printed table (a tabular never breaks across pages); longer ones continue, header repeated
 # Kernel arguments for `labkit run`: every figure also as a vector PDF, which the LaTeX route prefers.
 PRINT_FIGURES_KERNEL_ARGS = ["--InlineBackend.figure_formats=png", "--InlineBackend.figure_formats=pdf"]
 
@@ -106,29 +107,37 @@ def latex_escape(text: str) -> str:
 
 
 def latex_tables(header: list[list[str]], body: list[list[str]], index_columns: int,
-                 max_columns: int = MAX_COLUMNS) -> str:
-    """LaTeX for a table: split into chunks of ``max_columns`` data columns (index columns repeated),
-    each small type and shrunk to the text width if still too wide."""
+                 max_columns: int = MAX_COLUMNS, max_rows: int = MAX_ROWS) -> str:
+    """LaTeX for a table: split into chunks of ``max_columns`` data columns (index columns repeated) and
+    ``max_rows`` body rows (header repeated), each small type and shrunk to the text width if still too wide."""
     width = len((header or body)[0]) if (header or body) else 0
     data_columns = list(range(index_columns, width))
     chunks = [data_columns[i:i + max_columns] for i in range(0, len(data_columns), max_columns)] or [[]]
+    row_chunks = [body[i:i + max_rows] for i in range(0, len(body), max_rows)] or [[]]
     parts = []
-    for number, chunk in enumerate(chunks, start=1):
+    for chunk in chunks:
         columns = list(range(index_columns)) + chunk
         spec = "l" * index_columns + "r" * len(chunk)
-        lines = [r"\begin{center}\footnotesize", r"\begin{adjustbox}{max width=\linewidth}",
-                 rf"\begin{{tabular}}{{{spec}}}", r"\hline"]
-        for row in header:
-            lines.append(" & ".join(rf"\textbf{{{latex_escape(row[c])}}}" for c in columns) + r" \\")
-        lines.append(r"\hline")
-        for row in body:
-            lines.append(" & ".join(latex_escape(row[c]) for c in columns) + r" \\")
-        lines += [r"\hline", r"\end{tabular}", r"\end{adjustbox}"]
-        if len(chunks) > 1:
-            lines.append(rf"\\ \emph{{columns {chunk[0] - index_columns + 1}--{chunk[-1] - index_columns + 1} "
-                         rf"of {len(data_columns)}}}")
-        lines.append(r"\end{center}")
-        parts.append("\n".join(lines))
+        for number, rows in enumerate(row_chunks):
+            lines = [r"\begin{center}\footnotesize", r"\begin{adjustbox}{max width=\linewidth}",
+                     rf"\begin{{tabular}}{{{spec}}}", r"\hline"]
+            for row in header:
+                lines.append(" & ".join(rf"\textbf{{{latex_escape(row[c])}}}" for c in columns) + r" \\")
+            lines.append(r"\hline")
+            for row in rows:
+                lines.append(" & ".join(latex_escape(row[c]) for c in columns) + r" \\")
+            lines += [r"\hline", r"\end{tabular}", r"\end{adjustbox}"]
+            where = []
+            if len(chunks) > 1:
+                where.append(f"columns {chunk[0] - index_columns + 1}--{chunk[-1] - index_columns + 1} "
+                             f"of {len(data_columns)}")
+            if len(row_chunks) > 1:
+                first = number * max_rows + 1
+                where.append(f"rows {first}--{first + len(rows) - 1} of {len(body)}")
+            if where:
+                lines.append(rf"\\ \emph{{{', '.join(where)}}}")
+            lines.append(r"\end{center}")
+            parts.append("\n".join(lines))
     return "\n".join(parts)
 
 

@@ -13,9 +13,9 @@ import time
 import pytest
 import torch
 
-from labkit import executors, results, sweep
+from labkit import cli, executors, results, sweep
 from labkit.cnn_sweeps import BASELINE, CNNSetup, run_cnn_sweep
-from labkit.params import lab2
+from labkit.params import lab1, lab2
 from labkit.tracking import default_tracking_uri, finished_runs
 
 
@@ -29,6 +29,18 @@ def test_bad_settings_say_what_to_change():
     with pytest.raises(ValueError, match="threads_per_trial"):
         lab2(threads_per_trial=-1)
     assert lab2(executor="ray", threads_per_trial=2).sweep_executor() == executors.Executor("ray", None, 2)
+    with pytest.raises(ValueError, match="'local' runs trials one after another"):
+        lab1(executor="threads")
+    assert lab1(executor="ray", ray_address="auto").sweep_executor() == executors.Executor("ray", "auto", None)
+
+
+@pytest.mark.parametrize("lab", ["01", "02"])
+def test_the_labs_with_sweeps_take_the_executor_knobs(lab):
+    import papermill
+
+    known = papermill.inspect_notebook(str(cli.find_notebook(lab)))
+    assert {"executor", "ray_address", "threads_per_trial"} <= set(known), f"lab {lab}: {sorted(known)}"
+    assert known["executor"]["default"] == '"local"', "notebooks run trials locally unless asked"
 
 
 def test_local_trials_use_the_threads_asked_for_and_restore_the_setting(tmp_path):
@@ -49,8 +61,18 @@ def test_ray_without_ray_installed_says_what_to_install(tmp_path, monkeypatch):
 TIMING = ("time", "_s", "_ms", "per_s", "memory")
 
 
-def test_ray_on_this_machine_records_the_same_metrics_as_local(data_dir, tmp_path):
+def test_ray_on_this_machine_gives_the_local_metrics_and_decodes_the_data_once_per_worker(data_dir, tmp_path):
     ray = pytest.importorskip("ray")
+    root = str(data_dir)
+
+    def decode_training_images(config):  # defined here: Ray ships it by value to workers that cannot import tests/
+        """Read the training images; say whether this call had to decode them."""
+        from labkit import data
+
+        before = data._raw_tensors.cache_info().misses
+        data.load_raw("mnist", root)
+        return {"pid": os.getpid(), "decoded": data._raw_tensors.cache_info().misses - before}
+
     setup = CNNSetup(data_dir=str(data_dir), epochs=2, device="cpu", checks_per_epoch=2, probe_examples=50)
     configs = [{**BASELINE, "channels": [4, 4], "hidden": [8 * (i + 1)], "batch_size": 16} for i in range(3)]
     local = run_cnn_sweep(configs, setup, tmp_path / "local" / "results.csv", sweep="grid", tracking=False,
@@ -58,8 +80,13 @@ def test_ray_on_this_machine_records_the_same_metrics_as_local(data_dir, tmp_pat
     try:
         remote = run_cnn_sweep(configs, setup, tmp_path / "ray" / "results.csv", sweep="grid", tracking=True,
                                executor=executors.Executor("ray", threads_per_trial=1))
+        reads = sweep.run_sweep([{"i": i} for i in range(8)], decode_training_images, tmp_path / "reads.csv",
+                                progress=False,
+                                executor=executors.Executor("ray", threads_per_trial=1))
     finally:
         ray.shutdown()
+    assert reads.pid.nunique() < len(reads), "Ray reused its worker processes"
+    assert (reads.groupby("pid").decoded.sum() <= 1).all(), f"a worker decoded the images twice:\n{reads}"
     assert list(remote.run_key) == list(local.run_key), "same configs, same keys, same order"
     compared = [c for c in local.columns if not any(part in c for part in TIMING)]
     assert len(compared) > 20
@@ -93,8 +120,9 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-@pytest.fixture
-def two_node_cluster(tmp_path):
+@pytest.fixture(scope="module")
+def two_node_cluster():
+    """A real Ray cluster on 127.0.0.1: a head node and a second node, one CPU each (stopped after the module)."""
     pytest.importorskip("ray")
     ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
     assert ray_cli, "Ray is installed but its `ray` command is not on PATH"
@@ -111,33 +139,71 @@ def two_node_cluster(tmp_path):
         subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
 
 
+def _start_driver(tmp_path, address):
+    """Start the driver script in a process of its own; return it, the results path and the marks folder."""
+    script, marks = tmp_path / "driver.py", tmp_path / "marks"
+    script.write_text(DRIVER)
+    marks.mkdir(exist_ok=True)
+    path = tmp_path / "lab" / "results.csv"
+    driver = subprocess.Popen([sys.executable, str(script), str(path), str(marks), address],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return driver, path, marks
+
+
+def _wait_for(condition, driver, what, seconds=180):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert driver.poll() is None, f"the driver ended before {what}:\n{driver.stdout.read()}"
+        assert time.monotonic() < deadline, f"not {what} within {seconds} s"
+        time.sleep(0.1)
+
+
+def _every_config_exactly_once(path):
+    rows = results.read_results(path)
+    assert sorted(rows.i) == list(range(6)) and rows.run_key.is_unique, rows
+    assert list(rows.sort_values("i").square) == [i * i for i in range(6)]
+    finished = finished_runs("labkit/lab", default_tracking_uri(path))
+    assert sorted(finished.run_key) == sorted(rows.run_key), "exactly one FINISHED MLflow run per config"
+    return rows
+
+
 def test_a_worker_killed_mid_trial_on_a_two_node_cluster_loses_and_repeats_nothing(two_node_cluster, tmp_path):
     import ray
 
     with ray.init(address=two_node_cluster, include_dashboard=False, logging_level="warning"):
         assert len([n for n in ray.nodes() if n["Alive"]]) == 2, "the cluster must have two nodes"
-    script, marks = tmp_path / "driver.py", tmp_path / "marks"
-    script.write_text(DRIVER)
-    marks.mkdir()
-    path = tmp_path / "lab" / "results.csv"
-    driver = subprocess.Popen([sys.executable, str(script), str(path), str(marks), two_node_cluster],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 180
-    while not list(marks.iterdir()):  # the first trial has started on some worker
-        assert driver.poll() is None, driver.stdout.read()
-        assert time.monotonic() < deadline, "no trial started within 180 s"
-        time.sleep(0.1)
+    driver, path, marks = _start_driver(tmp_path, two_node_cluster)
+    _wait_for(lambda: list(marks.iterdir()), driver, "a trial started on some worker")
     victim_config, victim_pid = list(marks.iterdir())[0].name.split(".")[:2]
     os.kill(int(victim_pid), signal.SIGKILL)
     output, _ = driver.communicate(timeout=300)
     assert driver.returncode == 0, output
 
-    rows = results.read_results(path)
-    assert sorted(rows.i) == list(range(6)) and rows.run_key.is_unique, rows
-    assert list(rows.sort_values("i").square) == [i * i for i in range(6)]
+    rows = _every_config_exactly_once(path)
     attempts = [m.name.split(".")[0] for m in marks.iterdir()]
     assert attempts.count(victim_config) == 2, "the killed trial ran again, once"
     assert int(rows.loc[rows.i == int(victim_config), "pid"].iloc[0]) != int(victim_pid)
     assert len(set(rows.pid)) >= 2, "trials ran in more than one worker"
-    finished = finished_runs("labkit/lab", default_tracking_uri(path))
-    assert sorted(finished.run_key) == sorted(rows.run_key), "exactly one FINISHED MLflow run per config"
+
+
+def test_a_driver_killed_mid_sweep_on_the_cluster_resumes_without_repeating_finished_trials(two_node_cluster,
+                                                                                               tmp_path):
+    driver, path, marks = _start_driver(tmp_path, two_node_cluster)
+    _wait_for(lambda: len(results.read_results(path)) >= 1, driver, "a row was recorded")
+    driver.kill()  # SIGKILL: no cleanup in the driver; Ray ends its job's tasks
+    driver.wait(timeout=60)
+    done_before = set(results.read_results(path).i)
+    assert len(done_before) < 6, "the kill must land before the sweep finished"
+
+    rerun, _, _ = _start_driver(tmp_path, two_node_cluster)
+    output, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, output
+    _every_config_exactly_once(path)
+    attempts = [int(m.name.split(".")[0]) for m in marks.iterdir()]
+    assert all(attempts.count(i) == 1 for i in done_before), "a trial recorded before the kill ran again"
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(default_tracking_uri(path))
+    experiment = client.get_experiment_by_name("labkit/lab")
+    statuses = [run.info.status for run in client.search_runs([experiment.experiment_id])]
+    assert "RUNNING" not in statuses, f"a run was left RUNNING: {statuses}"

@@ -40,6 +40,16 @@ def test_wide_tables_are_split_and_shrunk_to_the_page_and_text_is_escaped():
     assert first.count("&") == 2 * 8, "index column + 8 data columns on the header and the body row"
 
 
+def test_long_tables_continue_in_pieces_that_fit_a_page_with_the_header_repeated():
+    df = pd.DataFrame({"run": [f"r{i}" for i in range(95)], "test_acc": np.linspace(0.9, 0.99, 95)})
+    latex = report.latex_tables(*report.html_table_rows(df.to_html()), max_rows=40)
+    pieces = latex.split(r"\end{tabular}")[:-1]
+    assert len(pieces) == 3, "95 rows in pieces of at most 40"
+    assert all(r"\textbf{test\_acc}" in piece for piece in pieces), "every piece repeats the header"
+    assert [piece.count(r" \\") - 1 for piece in pieces] == [40, 40, 15], "one header row, then the body rows"
+    assert "rows 81--95 of 95" in latex and r"r94 &" in latex
+
+
 def test_print_ready_collapses_progress_lines_and_adds_latex_tables(tmp_path):
     nb = nbformat.read(_executed(tmp_path / "lab.ipynb", [{"text/html": pd.DataFrame({"a": [1]}).to_html(),
                                                            "text/plain": "   a\n0  1"}]), as_version=4)
