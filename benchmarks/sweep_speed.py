@@ -39,16 +39,16 @@ import os
 import tempfile
 import time
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 
 import _bench
 from _bench import Epoch, Round, Spread
 from labkit import data, models, train
+from labkit.executors import torch_threads as threads
 
 CHANNELS, KERNEL, HIDDEN, INIT = [16, 16], 3, [100], "xavier_uniform"  # the Fashion-MNIST baseline CNN
 BATCH_SIZE = 32
@@ -148,14 +148,6 @@ class Rates:
 
 # ---------------------------------------------------------------- the ideas, on labkit's path
 
-@contextmanager
-def threads(n: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass

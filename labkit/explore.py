@@ -48,7 +48,31 @@ def _dropdown(description: str, options: Sequence[Any], value: Any) -> Any:
                             layout=widgets.Layout(width="260px"))
 
 
-class ResultsExplorer:
+class _Explorer:
+    """What both explorers share: the current figure, shown in the widget output when a front end is live."""
+
+    output: Any
+    figure: Figure
+
+    def _shown(self, fig: Figure) -> Figure:
+        self.figure = fig
+        _show_in(self.output, fig)
+        return fig
+
+    def controls(self) -> Any:
+        """The explorer's widgets above its figure."""
+        raise NotImplementedError
+
+    def show(self) -> Any:
+        """The widgets in a live notebook, else the static figure of the current selection."""
+        if not has_widget_frontend():
+            return self.figure
+        import ipywidgets as widgets
+
+        return widgets.VBox([self.controls(), self.output])
+
+
+class ResultsExplorer(_Explorer):
     """Scatter any two numeric columns of ``runs``; colour by a column, filter on one; Pareto front of
     the shown points (lower x better, higher y better; the checkboxes flip either)."""
 
@@ -121,23 +145,17 @@ class ResultsExplorer:
         ax.set_title(f"{len(rows)} runs{kept}; {len(front)} on the front")
         ax.legend(fontsize=8, title=None if colour == NONE else colour)
         self.plotted = rows
-        self.figure = fig
-        _show_in(self.output, fig)
-        return fig
+        return self._shown(fig)
 
-    def show(self) -> Any:
-        """The widgets in a live notebook, else the static figure of the current selection."""
+    def controls(self) -> Any:
         import ipywidgets as widgets
 
-        if not has_widget_frontend():
-            return self.figure
-        controls = widgets.VBox([widgets.HBox([self.x, self.y, self.colour]),
-                                 widgets.HBox([self.filter_column, self.filter_value]),
-                                 widgets.HBox([self.x_lower_better, self.y_higher_better])])
-        return widgets.VBox([controls, self.output])
+        return widgets.VBox([widgets.HBox([self.x, self.y, self.colour]),
+                             widgets.HBox([self.filter_column, self.filter_value]),
+                             widgets.HBox([self.x_lower_better, self.y_higher_better])])
 
 
-class PredictionExplorer:
+class PredictionExplorer(_Explorer):
     """The test images of one confusion-matrix cell: pick the true and the predicted class.
 
     ``images``: (N, H, W) or (N, 1, H, W) array or tensor; ``true``/``pred``: class indices (N,).
@@ -185,14 +203,9 @@ class PredictionExplorer:
         fig.suptitle(f"true {self.names[t]}, {verdict} {self.names[p]}: {len(matches)} test images"
                      + (f" (first {len(self.shown)} shown)" if len(matches) > len(self.shown) else ""),
                      fontsize=10)
-        self.figure = fig
-        _show_in(self.output, fig)
-        return fig
+        return self._shown(fig)
 
-    def show(self) -> Any:
-        """The widgets in a live notebook, else the static figure of the current pair."""
+    def controls(self) -> Any:
         import ipywidgets as widgets
 
-        if not has_widget_frontend():
-            return self.figure
-        return widgets.VBox([widgets.HBox([self.true_class, self.pred_class]), self.output])
+        return widgets.HBox([self.true_class, self.pred_class])

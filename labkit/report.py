@@ -24,6 +24,16 @@ APT_INSTALL = ("sudo apt-get install -y texlive-xetex texlive-fonts-recommended 
 CONDA_INSTALL = "conda install -c conda-forge texlive-core pandoc"
 MAX_COLUMNS = 8  # data columns per printed table; wider tables are split, the index repeated
 MAX_ROWS = 40  # body rows per printed table (a tabular never breaks across pages); longer ones continue, header repeated
+# The LaTeX template: nbconvert's, with fonts that cover the symbols the labs print (x, <=, ->, ~, Greek) when
+# DejaVu is installed (Latin Modern, nbconvert's default, drops them silently).
+LATEX_TEMPLATE = r"""((*- extends 'index.tex.j2' -*))
+((* block packages *))
+((( super() )))
+    \IfFontExistsTF{DejaVu Serif}{\setmainfont{DejaVu Serif}[Scale=0.9]}{}
+    \IfFontExistsTF{DejaVu Sans}{\setsansfont{DejaVu Sans}[Scale=0.9]}{}
+    \IfFontExistsTF{DejaVu Sans Mono}{\setmonofont{DejaVu Sans Mono}[Scale=0.8]}{}
+((* endblock packages *))
+"""
 # Kernel arguments for `labkit run`: every figure also as a vector PDF, which the LaTeX route prefers.
 PRINT_FIGURES_KERNEL_ARGS = ["--InlineBackend.figure_formats=png", "--InlineBackend.figure_formats=pdf"]
 
@@ -177,7 +187,13 @@ def export(lab: str, *, hide_code: bool = False, html: bool = False, root: str |
         print(f"labkit report: {install_hint(missing)}\nlabkit report: writing HTML instead.", file=sys.stderr)
     as_pdf = not html and not missing
     nb = _print_ready(nbformat.read(notebook, as_version=4), tables=as_pdf)
-    exporter = PDFExporter() if as_pdf else HTMLExporter(embed_images=True)
+    if as_pdf:
+        from jinja2 import DictLoader
+
+        exporter = PDFExporter(extra_loaders=[DictLoader({"labkit_report.tex.j2": LATEX_TEMPLATE})],
+                               template_file="labkit_report.tex.j2")
+    else:
+        exporter = HTMLExporter(embed_images=True)
     exporter.exclude_input = hide_code
     exporter.exclude_input_prompt = exporter.exclude_output_prompt = hide_code
     resources = {"metadata": {"name": _title(nb, lab), "path": str(notebook.parent)}}

@@ -1,4 +1,4 @@
-"""Check a PDF report the way a reader would: pages, figures, the generated answers, no debris.
+"""Check a PDF report the way a reader would: pages, figures, the generated answers and their symbols, no debris.
 
 Used by CI after ``labkit run 01 --smoke --report``: ``python -m labkit.report_check REPORT.pdf NOTEBOOK.ipynb``.
 """
@@ -76,6 +76,10 @@ def check_report(pdf: str | Path, notebook: str | Path) -> list[str]:
         wanted = letters_and_digits(answer)[:ANSWER_PREFIX]
         if wanted not in text:
             problems.append(f"generated answer missing from the PDF: {answer[:80]!r}")
+    symbols = sorted({char for answer in answers for char in answer if ord(char) > 127 and not char.isspace()})
+    missing = [char for char in symbols if char not in contents["text"]]
+    if missing:
+        problems.append(f"symbols of the generated answers missing from the PDF (no glyph in its font?): {missing}")
     problems += [f"the PDF shows {debris!r}" for debris in DEBRIS if debris in contents["text"]]
     return problems
 

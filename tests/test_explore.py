@@ -66,3 +66,14 @@ def test_prediction_explorer_starts_on_the_worst_confusion_and_follows_the_dropd
     assert isinstance(explorer.show(), Figure)
     with pytest.raises(ValueError, match="one entry per example"):
         explore.PredictionExplorer(images[:3], true, pred, ["zero", "one", "two"])
+
+
+def test_in_a_live_front_end_show_returns_the_dropdowns_above_the_figure(runs, monkeypatch):
+    import ipywidgets
+
+    monkeypatch.setattr(explore, "has_widget_frontend", lambda: True)
+    explorer = explore.ResultsExplorer(runs, x="macs", y="test_acc")
+    shown = explorer.show()
+    assert isinstance(shown, ipywidgets.VBox) and shown.children[-1] is explorer.output
+    dropdowns = [w for box in shown.children[0].children for w in box.children if isinstance(w, ipywidgets.Dropdown)]
+    assert [d.description for d in dropdowns] == ["x", "y", "colour", "filter on", "keep"]

@@ -87,7 +87,8 @@ def test_pdf_report_has_the_figure_the_table_and_the_answer(tmp_path):
     notebook = _executed(tmp_path / "lab9" / "lab9.ipynb", [
         {"image/png": base64.b64encode(png.getvalue()).decode(), "text/plain": "<Figure>"},
         {"text/html": table.to_html(), "text/plain": repr(table)},
-        {"text/markdown": "The deepest model is **2.5x** slower than the_shallowest one (98.1% vs 97.0%).",
+        {"text/markdown": "The deepest model is **2.5x** slower than the_shallowest one (98.1% vs 97.0%, "
+                          "Δ ≈ 1.1 points → keep ≤ 4 layers of 784×1024).",
          "text/plain": "<Markdown>"}])
     pdf = report.export("lab9", hide_code=True, root=tmp_path)
     assert pdf.suffix == ".pdf"
@@ -105,6 +106,16 @@ def _pdf_with(path, text, with_image=True):
             fig.add_axes((0.1, 0.1, 0.3, 0.6)).imshow(np.arange(16).reshape(4, 4))
         pages.savefig(fig)
     return path
+
+
+def test_report_check_flags_a_symbol_the_pdf_font_dropped(tmp_path):
+    notebook = _executed(tmp_path / "lab.ipynb", [{"text/markdown": "Keep ≤ 4 layers → 2x faster.",
+                                                   "text/plain": "<Markdown>"}])
+    dropped = _pdf_with(tmp_path / "dropped.pdf", "Keep  4 layers  2x faster.", with_image=False)
+    problems = report_check.check_report(dropped, notebook)
+    assert any("symbols" in p and "'≤'" in p and "'→'" in p for p in problems), problems
+    kept = _pdf_with(tmp_path / "kept.pdf", "Keep ≤ 4 layers → 2x faster.", with_image=False)
+    assert not [p for p in report_check.check_report(kept, notebook) if "symbols" in p]
 
 
 def test_report_check_finds_pages_figures_and_answers(tmp_path):
