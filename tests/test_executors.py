@@ -2,6 +2,7 @@
 worker SIGKILLed mid-trial). Ray tests start Ray only here, and are skipped when Ray is not installed."""
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -106,13 +107,18 @@ DRIVER = textwrap.dedent("""
     import os, sys, time
     from labkit import executors, sweep
 
+    MARKS = sys.argv[2]  # read here: in a worker, sys.argv is the worker's own
+
+
     def trial(config):
         # each attempt leaves its worker's pid, so the test can kill a worker mid-trial
-        with open(os.path.join(sys.argv[2], f"{config['i']}.{os.getpid()}.{time.time_ns()}"), "w"):
+        with open(os.path.join(MARKS, f"{config['i']}.{os.getpid()}.{time.time_ns()}"), "w"):
             pass
         time.sleep(4)
         return {"square": config["i"] ** 2, "pid": os.getpid()}
 
+    ray = executors.connect_ray(sys.argv[3])
+    print("nodes", len([node for node in ray.nodes() if node["Alive"]]), flush=True)
     executor = executors.Executor("ray", ray_address=sys.argv[3], threads_per_trial=1, max_retries=2)
     rows = sweep.run_sweep([{"i": i} for i in range(6)], trial, sys.argv[1], sweep="faults", tracking=True,
                            progress=False, executor=executor)
@@ -127,7 +133,12 @@ def two_node_cluster():
     ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
     assert ray_cli, "Ray is installed but its `ray` command is not on PATH"
     port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray >= 2.59 turns token authentication on for some local clusters and not others (it depends on whether
+    # ~/.ray/auth_token exists): one token, set for every node, the drivers and this process, keeps them agreeing.
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
+    saved = {name: os.environ.get(name) for name in auth}
+    os.environ.update(auth)
+    env = dict(os.environ)
     common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
     try:
         subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--include-dashboard=false", *common],
@@ -137,6 +148,11 @@ def two_node_cluster():
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _start_driver(tmp_path, address):
@@ -168,16 +184,13 @@ def _every_config_exactly_once(path):
 
 
 def test_a_worker_killed_mid_trial_on_a_two_node_cluster_loses_and_repeats_nothing(two_node_cluster, tmp_path):
-    import ray
-
-    with ray.init(address=two_node_cluster, include_dashboard=False, logging_level="warning"):
-        assert len([n for n in ray.nodes() if n["Alive"]]) == 2, "the cluster must have two nodes"
     driver, path, marks = _start_driver(tmp_path, two_node_cluster)
     _wait_for(lambda: list(marks.iterdir()), driver, "a trial started on some worker")
     victim_config, victim_pid = list(marks.iterdir())[0].name.split(".")[:2]
     os.kill(int(victim_pid), signal.SIGKILL)
     output, _ = driver.communicate(timeout=300)
     assert driver.returncode == 0, output
+    assert "nodes 2" in output, f"the driver did not see a two-node cluster:\n{output}"
 
     rows = _every_config_exactly_once(path)
     attempts = [m.name.split(".")[0] for m in marks.iterdir()]
