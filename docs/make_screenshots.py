@@ -60,7 +60,7 @@ def _explorer_notebook(folder: Path, results_csv: Path) -> Path:
 def _start_lab(folder: Path, port: int, token: str) -> subprocess.Popen:
     lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
                             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-                            "--ServerApp.ip=127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            "--ServerApp.ip=127.0.0.1", "--allow-root"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -100,8 +100,12 @@ def main() -> int:
                            lambda route: route.fulfill(body=BADGE_SVG, content_type="image/svg+xml"))
                 page.goto(f"http://127.0.0.1:{port}/lab/tree/explorer.ipynb?token={token}")
                 page.wait_for_selector(".jp-Notebook", timeout=120_000)
+                page.wait_for_timeout(3000)
+                accept = page.locator(".jp-Dialog .jp-mod-accept")  # "Select Kernel": take the notebook's own
+                if accept.count():
+                    accept.first.click()
                 page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-                page.locator(".jp-Cell").last.click()
+                page.locator(".jp-CodeCell").first.click()
                 page.keyboard.press("Shift+Enter")
                 page.wait_for_selector(".widget-dropdown select", timeout=120_000)
                 page.wait_for_selector(".jp-OutputArea-output img", timeout=120_000)
@@ -111,11 +115,15 @@ def main() -> int:
                 dropdowns.first.select_option("train_time_s")
                 page.wait_for_timeout(3000)
                 checks["figure changed with x"] = _figure_bytes(page) != before
-                page.locator(".jp-OutputArea").last.screenshot(path=str(DOCS / "results_explorer.png"))
+                page.wait_for_timeout(1000)
+                area = page.locator(".jp-CodeCell").first.locator(".jp-Cell-outputArea").bounding_box()  # never "stable"
+                page.screenshot(path=str(DOCS / "results_explorer.png"), clip=area)
                 page.goto(f"http://127.0.0.1:{port}/lab/tree/01_mlp_sweeps.ipynb?token={token}")
                 page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-                page.wait_for_timeout(2000)
-                cells = page.locator(".jp-Cell")
+                page.wait_for_timeout(3000)
+                if accept.count():
+                    accept.first.click()
+                cells = page.locator(".jp-Cell:visible")  # the tab of Lab 1, not the explorer's hidden one
                 box = cells.nth(0).bounding_box(), cells.nth(1).bounding_box()
                 page.screenshot(path=str(DOCS / "colab_first_cell.png"),
                                 clip={"x": box[0]["x"], "y": box[0]["y"], "width": box[0]["width"],

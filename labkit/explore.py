@@ -34,11 +34,15 @@ def _show_in(output: Any, fig: Figure) -> None:
     no widget state)."""
     if not has_widget_frontend():
         return
-    from IPython.display import display
+    import io
 
+    from IPython.display import Image, display
+
+    png = io.BytesIO()  # as an image: a bare Figure shows only as text where no inline backend is set up
+    fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
     output.clear_output(wait=True)
     with output:
-        display(fig)
+        display(Image(png.getvalue()))
 
 
 def _dropdown(description: str, options: Sequence[Any], value: Any) -> Any:

@@ -10,6 +10,7 @@ report is written as HTML and the message says what to install.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from html.parser import HTMLParser
@@ -22,13 +23,14 @@ TEX_TOOLS = ("xelatex", "pandoc")
 APT_INSTALL = ("sudo apt-get install -y texlive-xetex texlive-fonts-recommended "
                "texlive-plain-generic pandoc")
 CONDA_INSTALL = "conda install -c conda-forge texlive-core pandoc"
-MAX_COLUMNS = 8  # data columns per printed table; wider tables are split, the index repeated
+MAX_COLUMNS = 10  # data columns per printed table; wider tables are split evenly, the index repeated
 MAX_ROWS = 40  # body rows per printed table (a tabular never breaks across pages); longer ones continue, header repeated
 # The LaTeX template: nbconvert's, with fonts that cover the symbols the labs print (x, <=, ->, ~, Greek) when
 # DejaVu is installed (Latin Modern, nbconvert's default, drops them silently).
 LATEX_TEMPLATE = r"""((*- extends 'index.tex.j2' -*))
 ((* block packages *))
 ((( super() )))
+    \setcounter{secnumdepth}{0} % the notebooks number their own sections
     \IfFontExistsTF{DejaVu Serif}{\setmainfont{DejaVu Serif}[Scale=0.9]}{}
     \IfFontExistsTF{DejaVu Sans}{\setsansfont{DejaVu Sans}[Scale=0.9]}{}
     \IfFontExistsTF{DejaVu Sans Mono}{\setmonofont{DejaVu Sans Mono}[Scale=0.8]}{}
@@ -118,11 +120,13 @@ def latex_escape(text: str) -> str:
 
 def latex_tables(header: list[list[str]], body: list[list[str]], index_columns: int,
                  max_columns: int = MAX_COLUMNS, max_rows: int = MAX_ROWS) -> str:
-    """LaTeX for a table: split into chunks of ``max_columns`` data columns (index columns repeated) and
+    """LaTeX for a table: split into even chunks of at most ``max_columns`` data columns (index repeated) and
     ``max_rows`` body rows (header repeated), each small type and shrunk to the text width if still too wide."""
     width = len((header or body)[0]) if (header or body) else 0
     data_columns = list(range(index_columns, width))
-    chunks = [data_columns[i:i + max_columns] for i in range(0, len(data_columns), max_columns)] or [[]]
+    pieces = -(-len(data_columns) // max_columns) or 1  # as few as fit, then as even as can be
+    size = -(-len(data_columns) // pieces) or 1
+    chunks = [data_columns[i:i + size] for i in range(0, len(data_columns), size)] or [[]]
     row_chunks = [body[i:i + max_rows] for i in range(0, len(body), max_rows)] or [[]]
     parts = []
     for chunk in chunks:
@@ -151,12 +155,24 @@ def latex_tables(header: list[list[str]], body: list[list[str]], index_columns: 
     return "\n".join(parts)
 
 
+_LINKED_WEB_IMAGE = re.compile(r"\[!\[[^\]]*\]\(https?://[^)]*\)\]\([^)]*\)")  # a badge: [![alt](img)](link)
+_WEB_IMAGE = re.compile(r"!\[([^\]]*)\]\(https?://[^)]*\)")
+
+
+def printable_markdown(source: str) -> str:
+    """Markdown without what a printed report cannot hold: linked web images (the "Open in Colab" badge) are
+    dropped, other web images become their alt text (LaTeX cannot fetch a URL)."""
+    return _WEB_IMAGE.sub(r"\1", _LINKED_WEB_IMAGE.sub("", source))
+
+
 def _print_ready(nb: Any, *, tables: bool) -> Any:
-    """Collapse ``\\r`` progress lines of stream outputs; give HTML tables a ``text/latex`` form."""
+    """Collapse ``\\r`` progress lines of stream outputs; give HTML tables a ``text/latex`` form; drop web images."""
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = printable_markdown(cell.source)
         for output in cell.get("outputs", []):
             html = output.get("data", {}).get("text/html") if tables else None
             if html and "<table" in html and "text/latex" not in output.data:

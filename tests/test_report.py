@@ -32,12 +32,12 @@ def test_pandas_tables_are_read_back_with_their_index_columns():
 def test_wide_tables_are_split_and_shrunk_to_the_page_and_text_is_escaped():
     df = pd.DataFrame(np.arange(20).reshape(1, 20), columns=[f"col_{i}%" for i in range(20)])
     latex = report.latex_tables(*report.html_table_rows(df.to_html()), max_columns=8)
-    assert latex.count(r"\begin{tabular}") == 3, "20 columns in chunks of 8"
+    assert latex.count(r"\begin{tabular}") == 3, "20 columns in 3 chunks of at most 8"
     assert latex.count(r"max width=\linewidth") == 3
     assert r"col\_19\%" in latex and "col_19%" not in latex
-    assert r"columns 17--20 of 20" in latex
+    assert r"columns 15--20 of 20" in latex, "even chunks (7, 7, 6), not 8, 8, 4"
     first = latex.split(r"\end{tabular}")[0]
-    assert first.count("&") == 2 * 8, "index column + 8 data columns on the header and the body row"
+    assert first.count("&") == 2 * 7, "index column + 7 data columns on the header and the body row"
 
 
 def test_long_tables_continue_in_pieces_that_fit_a_page_with_the_header_repeated():
@@ -48,6 +48,13 @@ def test_long_tables_continue_in_pieces_that_fit_a_page_with_the_header_repeated
     assert all(r"\textbf{test\_acc}" in piece for piece in pieces), "every piece repeats the header"
     assert [piece.count(r" \\") - 1 for piece in pieces] == [40, 40, 15], "one header row, then the body rows"
     assert "rows 81--95 of 95" in latex and r"r94 &" in latex
+
+
+def test_web_images_leave_the_printed_markdown():
+    from labkit import colab
+
+    source = f"# Lab 1\n\n{colab.badge('01_mlp_sweeps.ipynb')}\n\nSee ![the plot](https://example.org/p.png) here."
+    assert report.printable_markdown(source) == "# Lab 1\n\n\n\nSee the plot here."
 
 
 def test_print_ready_collapses_progress_lines_and_adds_latex_tables(tmp_path):
