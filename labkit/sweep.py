@@ -144,8 +144,9 @@ def run_sweep(configs: Iterable[dict[str, Any]], trial: Callable[[dict[str, Any]
         if tracker is not None:
             tracker.finish(run_id)
     if failures:
-        raise RuntimeError(f"{len(failures)} of {len(pending)} trial(s) of sweep {sweep!r} failed after their "
-                           f"retries (not recorded; run the sweep again to retry them):\n" + "\n".join(failures))
+        raise RuntimeError(f"{len(failures)} of {len(pending)} trial(s) of sweep {sweep!r} failed (a trial whose "
+                           f"worker died was retried first; failed ones are not recorded: run the sweep again to "
+                           f"retry them):\n" + "\n".join(failures))
 
     frame = read_results(path)
     if frame.empty:

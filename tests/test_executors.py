@@ -62,7 +62,8 @@ def test_ray_without_ray_installed_says_what_to_install(tmp_path, monkeypatch):
 TIMING = ("time", "_s", "_ms", "per_s", "memory")
 
 
-def test_ray_on_this_machine_gives_the_local_metrics_and_decodes_the_data_once_per_worker(data_dir, tmp_path):
+def test_ray_on_this_machine_gives_the_local_metrics_decodes_once_per_worker_and_records_failures(data_dir,
+                                                                                                   tmp_path):
     ray = pytest.importorskip("ray")
     root = str(data_dir)
 
@@ -74,6 +75,11 @@ def test_ray_on_this_machine_gives_the_local_metrics_and_decodes_the_data_once_p
         data.load_raw("mnist", root)
         return {"pid": os.getpid(), "decoded": data._raw_tensors.cache_info().misses - before}
 
+    def fails_on_one(config):
+        if config["i"] == 1:
+            raise ValueError("no 1")
+        return {"square": config["i"] ** 2}
+
     setup = CNNSetup(data_dir=str(data_dir), epochs=2, device="cpu", checks_per_epoch=2, probe_examples=50)
     configs = [{**BASELINE, "channels": [4, 4], "hidden": [8 * (i + 1)], "batch_size": 16} for i in range(3)]
     local = run_cnn_sweep(configs, setup, tmp_path / "local" / "results.csv", sweep="grid", tracking=False,
@@ -84,8 +90,18 @@ def test_ray_on_this_machine_gives_the_local_metrics_and_decodes_the_data_once_p
         reads = sweep.run_sweep([{"i": i} for i in range(8)], decode_training_images, tmp_path / "reads.csv",
                                 progress=False,
                                 executor=executors.Executor("ray", threads_per_trial=1))
+        with pytest.raises(RuntimeError, match=r"(?s)1 of 3 trial\(s\) of sweep 'odd' failed.*\{'i': 1\}: ValueError: no 1"):
+            sweep.run_sweep([{"i": i} for i in range(3)], fails_on_one, tmp_path / "odd" / "results.csv",
+                            sweep="odd", tracking=True, progress=False, executor=executors.Executor("ray"))
     finally:
         ray.shutdown()
+    landed = results.read_results(tmp_path / "odd" / "results.csv")
+    assert sorted(landed.i) == [0, 2], "the other trials still land; the failed one is no row"
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(default_tracking_uri(tmp_path / "odd" / "results.csv"))
+    runs = client.search_runs([client.get_experiment_by_name("labkit/odd").experiment_id])
+    assert sorted(run.info.status for run in runs) == ["FAILED", "FINISHED", "FINISHED"]
     assert reads.pid.nunique() < len(reads), "Ray reused its worker processes"
     assert (reads.groupby("pid").decoded.sum() <= 1).all(), f"a worker decoded the images twice:\n{reads}"
     assert list(remote.run_key) == list(local.run_key), "same configs, same keys, same order"
