@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+import _bench
 from labkit import executors
 from labkit.cnn_sweeps import BASELINE, CNNSetup, run_cnn_sweep, training_grid, two_conv_grid
 from labkit.params import Lab2Params
@@ -42,12 +43,6 @@ SETTINGS = {"local": executors.Executor("local"),
 CORES = (1, 2, 8, 64)
 CLASS_SIZE = 100
 FULL_TRAIN = 60000  # MNIST / Fashion-MNIST training images before the 80/20 split (train_limit counts these)
-
-
-def default_data_dir() -> str:
-    import os
-
-    return os.environ.get("LABKIT_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def lab2_grid_sizes() -> tuple[int, int]:
@@ -71,7 +66,7 @@ def time_setting(name: str, configs: list[dict], setup: CNNSetup, folder: Path) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=default_data_dir())
+    parser.add_argument("--data-dir", default=_bench.default_data_dir())
     parser.add_argument("--configs", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--train-limit", type=int, default=12000)

@@ -13,7 +13,6 @@ multi-node cluster keep ``reports/`` on storage every node sees.
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -36,8 +35,9 @@ class TrialFailed(Exception):
 class Executor:
     """How to run trials. ``kind``: ``"local"`` or ``"ray"``; ``ray_address``: an existing cluster
     (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``; default ``$RAY_ADDRESS``, else the cluster that
-    ``ray start`` started on this machine, else a new Ray instance on its cores); ``threads_per_trial``: torch threads per trial (default: torch's own
-    locally, 1 under Ray); ``max_retries``: re-runs of a Ray task whose worker died."""
+    ``ray start`` started on this machine, else a new Ray instance on its cores); ``threads_per_trial``:
+    torch threads per trial (default: torch's own locally, 1 under Ray); ``max_retries``: re-runs of a Ray
+    task whose worker died."""
 
     kind: str = "local"
     ray_address: str | None = None
@@ -118,9 +118,8 @@ def connect_ray(address: str | None = None) -> Any:
         import ray
     except ImportError:
         raise ImportError(f"executor='ray' needs Ray, which is not installed here: {RAY_INSTALL}") from None
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS") or None
-        ray.init(address=address, include_dashboard=False, logging_level="warning", log_to_driver=False)
+    if not ray.is_initialized():  # address None: Ray itself reads $RAY_ADDRESS, then looks for `ray start`
+        ray.init(address=address or None, include_dashboard=False, logging_level="warning", log_to_driver=False)
     return ray
 
 

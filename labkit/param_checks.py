@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from labkit.data import dataset_name
+from labkit.executors import Executor
 from labkit.train import resolve_device
 
 
@@ -62,10 +63,8 @@ class _SweepParams(_LabParams):
     ray_address: str | None = None
     threads_per_trial: int | None = None
 
-    def sweep_executor(self):
-        """Where the sweeps' trials run (:class:`labkit.executors.Executor`); a bad value is a ValueError naming it."""
-        from labkit.executors import Executor
-
+    def sweep_executor(self) -> Executor:
+        """Where the sweeps' trials run; a bad value is a ValueError naming it."""
         return Executor(self.executor, self.ray_address, self.threads_per_trial)
 
 
