@@ -19,7 +19,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from labkit.counting import _CONV_TYPES, _leaf_calls, layer_table
+from labkit.counting import layer_table
+from labkit.layer_calls import leaf_calls
+from labkit.layer_formulas import CONV_TYPES
 from labkit.profiling import native_stderr_silenced
 
 OPTIMIZERS = {"sgd": 0, "sgd_momentum": 1, "adam": 2}  # optimizer -> state tensors kept per parameter
@@ -36,7 +38,7 @@ def conv_layer_table(model: nn.Module, example: torch.Tensor) -> pd.DataFrame:
     Bytes and MACs are for the whole batch of ``example``.
     """
     table = layer_table(model, example)
-    convs = table[table.type.isin([t.__name__ for t in _CONV_TYPES])]
+    convs = table[table.type.isin([t.__name__ for t in CONV_TYPES])]
     return convs[_CONV_COLUMNS].reset_index(drop=True)
 
 
@@ -58,7 +60,7 @@ def memory_estimate(model: nn.Module, example: torch.Tensor, *, optimizer: str =
     param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     buffer_bytes = sum(b.numel() * b.element_size() for b in model.buffers())
     input_bytes = example.numel() * example.element_size()
-    calls = _leaf_calls(model, (example,))
+    calls = leaf_calls(model, (example,))
     nbytes = [(0 if c.input is None else c.input.numel() * c.input.element_size(),
                0 if c.output is None else c.output.numel() * c.output.element_size(),
                bool(getattr(c.module, "inplace", False)) or isinstance(c.module, _VIEW_TYPES)) for c in calls]
