@@ -163,6 +163,18 @@ def export_reports(labs: Sequence[str], *, hide_code: bool = False, html: bool =
     return 0
 
 
+def print_budget(parameters: dict[str, Any], *, rounds: int) -> int:
+    """Print the price of Lab 2's run with these notebook parameters (:mod:`labkit.run_budget`)."""
+    from labkit import params, run_budget
+
+    try:
+        p = params.lab2(**parameters)
+        print(run_budget.describe(p, rounds=rounds))
+    except ValueError as error:
+        raise SystemExit(f"labkit budget: {error}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description="Run the labkit lab notebooks headlessly.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -183,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (run, report):
         command.add_argument("--hide-code", action="store_true", help="leave the code cells out (for a hand-in)")
         command.add_argument("--html", action="store_true", help="write HTML instead of PDF")
+    budget = commands.add_parser("budget", help="price Lab 2's run on this machine before starting it")
+    budget.add_argument("--smoke", action="store_true", help="price the smoke run")
+    budget.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a Lab 2 notebook parameter, as for run")
+    budget.add_argument("--rounds", type=int, default=3, help="times each distinct step is timed (default 3)")
     commands.add_parser("list", help="list the lab notebooks")
     clean = commands.add_parser("clean", help="strip a notebook's outputs before committing it")
     clean.add_argument("notebook", metavar="NOTEBOOK")
@@ -202,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         kept = clean_notebook(find_notebook(args.notebook), executed)
         print(f"labkit clean: {args.notebook}: outputs stripped, {kept} checked cell output(s) kept")
         return 0
+    if args.command == "budget":
+        parameters = {name: parse_value(value) for name, value in args.parameter}
+        return print_budget({**parameters, "smoke": True} if args.smoke else parameters, rounds=args.rounds)
     if args.reports_dir:
         os.environ["LABKIT_REPORTS_DIR"] = str(Path(args.reports_dir).resolve())
     if args.command == "report":

@@ -216,6 +216,14 @@ def architecture_sweeps(base: dict[str, Any], *, channels: Sequence[Sequence[int
     }
 
 
+def regularization_configs(base: dict[str, Any], *, dropouts: Sequence[float], weight_decays: Sequence[float],
+                           lrs: Sequence[float]) -> list[dict[str, Any]]:
+    """The overfitting-regime runs, each one knob away from ``base``: every dropout rate, every L2 weight decay,
+    every learning rate."""
+    return ([{**base, "dropout": d} for d in dropouts] + [{**base, "weight_decay": w} for w in weight_decays]
+            + [{**base, "lr": value} for value in lrs])
+
+
 def pathology_configs(base: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Five ways to train badly, each one knob away from ``base``: learning rate too high (1.0) or too low
     (1e-4, no momentum), momentum too high (0.99), batch too small (1), and a large model that overfits."""

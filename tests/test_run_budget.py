@@ -1,0 +1,124 @@
+"""Pricing a Lab 2 run before it starts: the planned trials follow the parameters, steps and evaluated
+examples are counted as the trial runs them, and measured rows join their priced trial."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from labkit import params, run_budget
+from labkit.cnn_sweeps import BASELINE, MODEL_KNOBS, TRAINING_KNOBS
+from labkit.params import Lab2Params
+
+SMALL = {**BASELINE, "channels": [4, 4], "hidden": [16], "batch_size": 16}
+
+
+def by_sweep(trials):
+    counts = {}
+    for t in trials:
+        counts.setdefault(t.sweep, []).append(t)
+    return counts
+
+
+def test_default_plan_has_every_sweep_of_the_notebook_with_its_epochs_and_data():
+    p = Lab2Params()
+    plan = by_sweep(run_budget.lab2_trials(p))
+    sizes = {name: len(trials) for name, trials in plan.items()}
+    assert sizes == {"baseline": 1, "regularization": len(p.dropouts) + len(p.weight_decays) + len(p.lrs),
+                     "normalization": 2, "channels": len(p.arch_channels), "kernel size": len(p.arch_kernel_sizes),
+                     "conv layers": len(p.arch_conv_layers), "batch size": len(p.arch_batch_sizes),
+                     "model grid": 72, "training grid": 48, "pathologies": 5, "final": 1}
+    assert {t.epochs for t in plan["baseline"]} == {p.baseline_epochs}
+    assert {(t.epochs, t.train_limit) for t in plan["regularization"]} == {(20, 6000)}
+    assert {(t.epochs, t.train_limit) for t in plan["pathologies"]} == {(10, 6000)}
+    assert {(t.epochs, t.train_limit) for t in plan["model grid"] + plan["training grid"]} == {(2, None)}
+    assert [t.config["batch_size"] for t in plan["batch size"]] == list(p.arch_batch_sizes)
+
+
+def test_training_grid_and_final_run_use_the_models_given():
+    best = {**BASELINE, "channels": [8, 32], "kernel_sizes": [5, 3], "hidden": [50]}
+    knobs = {**best, "init": "default", "batch_size": 64, "lr": 0.05, "momentum": 0.5}
+    plan = by_sweep(run_budget.lab2_trials(Lab2Params(), best_model=best, best_training=knobs))
+    assert {(tuple(t.config["channels"]), tuple(t.config["kernel_sizes"])) for t in plan["training grid"]} == {((8, 32), (5, 3))}
+    assert {t.config["batch_size"] for t in plan["training grid"]} == {16, 32, 64, 128}
+    assert plan["final"][0].config == knobs
+
+
+def test_split_sizes_follow_the_80_20_split_and_the_limits():
+    assert run_budget.split_sizes("mnist", None, None) == (48_000, 12_000, 10_000)
+    assert run_budget.split_sizes("fashion_mnist", 6000, 500) == (4800, 1200, 500)
+    assert run_budget.split_sizes("mnist", 10**6, None)[0] == 48_000
+
+
+def test_each_distinct_step_is_priced_once_per_round_and_trials_count_their_work(monkeypatch):
+    calls = []
+
+    def fake_price(config, **_):
+        calls.append(config["batch_size"])
+        return 0.001 * len(calls), 1e-5  # step time grows with each call: median/min/max are checkable
+
+    monkeypatch.setattr(run_budget, "price_config", fake_price)
+    trials = [run_budget.PlannedTrial("a", SMALL, 2, None),
+              run_budget.PlannedTrial("a", {**SMALL, "init": "default", "lr": 0.5}, 2, None),  # same step as above
+              run_budget.PlannedTrial("b", {**SMALL, "batch_size": 100}, 3, 6000)]
+    priced = run_budget.price_trials(trials, checks_per_epoch=10, probe_examples=2000, rounds=3)
+    assert sorted(calls) == [16, 16, 16, 100, 100, 100]
+    first, third = priced.iloc[0], priced.iloc[2]
+    assert first.steps == 2 * math.ceil(48_000 / 16) and third.steps == 3 * math.ceil(4800 / 100)
+    assert first.step_ms_min <= first.step_ms <= first.step_ms_max and first.step_ms_min < first.step_ms_max
+    assert first.train_s == pytest.approx(first.steps * first.step_ms / 1e3)
+    assert first.eval_examples == 2 * (10 * 2000 + 12_000 + 10_000) + 10_000 + run_budget.EVAL_BATCH
+    assert third.eval_examples == 3 * (10 * 2000 + 1200 + 10_000) + 10_000 + run_budget.EVAL_BATCH
+    assert third.eval_s == pytest.approx(third.eval_examples * 1e-5)
+    assert (priced.work_s == priced.train_s + priced.eval_s).all()
+    table = run_budget.by_sweep(priced)
+    assert list(table.sweep) == ["a", "b", "total"] and table.trials.tolist() == [2, 1, 3]
+    assert table.work_s.iloc[-1] == pytest.approx(priced.work_s.sum())
+
+
+def test_price_config_times_a_real_training_step_and_evaluation():
+    step_s, eval_s = run_budget.price_config({**SMALL, "dropout": 0.5, "weight_decay": 1e-3}, min_run_time=0.01)
+    assert 0 < step_s < 10 and 0 < eval_s < 1
+
+
+def test_rounds_below_one_are_refused():
+    with pytest.raises(ValueError, match="rounds"):
+        run_budget.price_trials([run_budget.PlannedTrial("a", SMALL, 1, None)], rounds=0)
+
+
+def test_measured_rows_join_their_priced_trial_by_sweep_and_config(monkeypatch):
+    monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.01, 1e-5))
+    trials = [run_budget.PlannedTrial("a", SMALL, 1, None), run_budget.PlannedTrial("b", SMALL, 1, None),
+              run_budget.PlannedTrial("b", {**SMALL, "lr": 0.1}, 1, None)]
+    priced = run_budget.price_trials(trials, rounds=1)
+
+    def as_stored(sweep, config, seconds):  # lists are text in a results file
+        knobs = {**BASELINE, **config}
+        return {**{k: str(v) if isinstance(v, list) else v for k, v in knobs.items()
+                   if k in MODEL_KNOBS + TRAINING_KNOBS}, "sweep": sweep, "train_time_s": seconds}
+
+    measured = pd.DataFrame([as_stored("b", {**SMALL, "lr": 0.1}, 60.0), as_stored("c", SMALL, 5.0)])
+    both = run_budget.measured_vs_priced(priced, trials, measured)
+    assert len(both) == 1 and both.sweep.iloc[0] == "b"
+    assert both.measured_train_s.iloc[0] == 60.0
+    assert both.measured_vs_priced.iloc[0] == pytest.approx(60.0 / priced.train_s.iloc[2])
+
+
+def test_cli_budget_prints_every_sweep_and_the_total(monkeypatch, capsys):
+    from labkit import cli
+
+    monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.02, 1e-4))
+    assert cli.main(["budget", "--smoke", "--rounds", "1", "-p", "sweep_epochs", "2"]) == 0
+    printed = capsys.readouterr().out
+    smoke = params.lab2(smoke=True, sweep_epochs=2)
+    assert f"{len(run_budget.lab2_trials(smoke))} trials" in printed
+    for sweep in ("baseline", "model grid", "training grid", "pathologies", "final", "total"):
+        assert sweep in printed
+
+
+def test_cli_budget_names_an_unknown_parameter(monkeypatch):
+    from labkit import cli
+
+    monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.02, 1e-4))
+    with pytest.raises(SystemExit, match="epochz"):
+        cli.main(["budget", "-p", "epochz", "3"])
