@@ -120,9 +120,10 @@ def _signature(config: dict[str, Any]) -> str:
 def price_trials(trials: Sequence[PlannedTrial], *, dataset: str = "mnist", test_limit: int | None = None,
                  checks_per_epoch: int = 10, probe_examples: int = 2000, rounds: int = 3,
                  min_run_time: float = 0.2) -> pd.DataFrame:
-    """Return one row per trial: ``sweep``, ``model_name``, ``batch_size``, ``epochs``, ``steps``, ``step_ms``
-    (median over ``rounds``, with ``step_ms_min``/``step_ms_max``), ``eval_examples``, ``train_s``, ``eval_s``
-    and ``work_s`` (their sum). Each distinct step is timed once per round, rounds in rotated order."""
+    """Return one row per trial: ``sweep``, ``model_name``, ``repeat``, ``batch_size``, ``epochs``, ``steps``,
+    ``step_ms`` (median over ``rounds``, with ``step_ms_min``/``step_ms_max``), ``eval_examples``, ``train_s``,
+    ``eval_s`` and ``work_s`` (their sum). Each distinct step is timed once per round, rounds in rotated order.
+    A ``repeat`` (same config, epochs and data as an earlier trial: the runner trains it once) costs nothing."""
     if rounds < 1:
         raise ValueError(f"rounds={rounds!r}: price each step at least once (rounds >= 1)")
     signatures = {_signature(t.config): t.config for t in trials}
@@ -132,8 +133,10 @@ def price_trials(trials: Sequence[PlannedTrial], *, dataset: str = "mnist", test
         shift = r * len(order) // rounds
         for sig in order[shift:] + order[:shift]:
             times[sig].append(price_config(signatures[sig], min_run_time=min_run_time))
-    rows = []
+    rows, planned = [], set()
     for t in trials:
+        repeat = (_trial_key("", t.config), t.epochs, t.train_limit) in planned  # trained once, read back after
+        planned.add((_trial_key("", t.config), t.epochs, t.train_limit))
         knobs = {**cnn_sweeps.BASELINE, **t.config}
         n_train, n_val, n_test = split_sizes(dataset, t.train_limit, test_limit)
         batches = math.ceil(n_train / knobs["batch_size"])
@@ -141,8 +144,8 @@ def price_trials(trials: Sequence[PlannedTrial], *, dataset: str = "mnist", test
         eval_examples = t.epochs * (checked + n_val + n_test) + n_test + EVAL_BATCH  # + timed test pass, warm-up
         step = pd.Series([s for s, _ in times[_signature(t.config)]])
         per_example = float(pd.Series([e for _, e in times[_signature(t.config)]]).median())
-        steps = t.epochs * batches
-        rows.append({"sweep": t.sweep, "model_name": cnn_sweeps.build_model(knobs).name,
+        steps, eval_examples = (0, 0) if repeat else (t.epochs * batches, eval_examples)
+        rows.append({"sweep": t.sweep, "model_name": cnn_sweeps.build_model(knobs).name, "repeat": repeat,
                      "batch_size": knobs["batch_size"], "epochs": t.epochs, "steps": steps,
                      "step_ms": 1e3 * step.median(), "step_ms_min": 1e3 * step.min(), "step_ms_max": 1e3 * step.max(),
                      "eval_examples": eval_examples, "train_s": steps * step.median(),
@@ -154,7 +157,8 @@ def price_trials(trials: Sequence[PlannedTrial], *, dataset: str = "mnist", test
 
 def by_sweep(priced: pd.DataFrame) -> pd.DataFrame:
     """Return the priced trials summed per sweep (in run order) with a ``total`` row; seconds and minutes."""
-    table = priced.groupby("sweep", sort=False).agg(trials=("sweep", "size"), steps=("steps", "sum"),
+    table = priced.groupby("sweep", sort=False).agg(trials=("sweep", "size"), repeats=("repeat", "sum"),
+                                                    steps=("steps", "sum"),
                                                     train_s=("train_s", "sum"), eval_s=("eval_s", "sum"),
                                                     work_s=("work_s", "sum"))
     table.loc["total"] = table.sum()

@@ -122,3 +122,15 @@ def test_cli_budget_names_an_unknown_parameter(monkeypatch):
     monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.02, 1e-4))
     with pytest.raises(SystemExit, match="epochz"):
         cli.main(["budget", "-p", "epochz", "3"])
+
+
+def test_a_config_planned_twice_is_priced_once_like_the_runner_trains_it_once(monkeypatch):
+    monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.01, 1e-5))
+    trials = [run_budget.PlannedTrial("a", SMALL, 2, None), run_budget.PlannedTrial("b", dict(SMALL), 2, None),
+              run_budget.PlannedTrial("c", SMALL, 3, None)]  # other epochs: another run
+    priced = run_budget.price_trials(trials, rounds=1)
+    assert priced.repeat.tolist() == [False, True, False]
+    assert priced.work_s.iloc[1] == 0 and priced.work_s.iloc[2] > priced.work_s.iloc[0] > 0
+    assert run_budget.by_sweep(priced).repeats.tolist() == [0, 1, 0, 1]
+    default = run_budget.price_trials(run_budget.lab2_trials(Lab2Params()), rounds=1)
+    assert len(default) - default.repeat.sum() == 146  # the classic net in four one-knob sweeps, the grid's best in both grids
