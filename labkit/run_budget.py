@@ -29,13 +29,14 @@ EVAL_BATCH = 256  # train.evaluate and timing.dataset_inference_s batch size
 
 @dataclass(frozen=True)
 class PlannedTrial:
-    """One trial of a run: its sweep, its config, its epoch cap and the training examples it draws from
-    (``train_limit`` before the 80/20 split; None: all)."""
+    """One trial of a run: its sweep, its config, its epoch cap, the training examples it draws from
+    (``train_limit`` before the 80/20 split; None: all) and whether it keeps its model (its own run)."""
 
     sweep: str
     config: dict[str, Any]
     epochs: int
     train_limit: int | None
+    save_models: bool = False
 
 
 def lab2_trials(p: Any, best_model: dict[str, Any] | None = None,
@@ -64,8 +65,8 @@ def lab2_trials(p: Any, best_model: dict[str, Any] | None = None,
                                                         lr_momentum=p.grid_lr_momentum), p.sweep_epochs, limit),
              ("pathologies", list(cnn_sweeps.pathology_configs(base).values()), p.pathology_epochs, p.pathology_limit),
              ("final", [best_training or best_model], p.final_epochs, limit)]
-    return [PlannedTrial(sweep, config, epochs, train_limit) for sweep, configs, epochs, train_limit in plan
-            for config in configs]
+    return [PlannedTrial(sweep, config, epochs, train_limit, save_models=sweep in ("baseline", "final"))
+            for sweep, configs, epochs, train_limit in plan for config in configs]
 
 
 def split_sizes(dataset: str, train_limit: int | None, test_limit: int | None) -> tuple[int, int, int]:
@@ -123,7 +124,8 @@ def price_trials(trials: Sequence[PlannedTrial], *, dataset: str = "mnist", test
     """Return one row per trial: ``sweep``, ``model_name``, ``repeat``, ``batch_size``, ``epochs``, ``steps``,
     ``step_ms`` (median over ``rounds``, with ``step_ms_min``/``step_ms_max``), ``eval_examples``, ``train_s``,
     ``eval_s`` and ``work_s`` (their sum). Each distinct step is timed once per round, rounds in rotated order.
-    A ``repeat`` (same config, epochs and data as an earlier trial: the runner trains it once) costs nothing."""
+    A ``repeat`` (same config, epochs, data and model keeping as an earlier trial: the runner trains it once)
+    costs nothing."""
     if rounds < 1:
         raise ValueError(f"rounds={rounds!r}: price each step at least once (rounds >= 1)")
     signatures = {_signature(t.config): t.config for t in trials}
@@ -135,8 +137,9 @@ def price_trials(trials: Sequence[PlannedTrial], *, dataset: str = "mnist", test
             times[sig].append(price_config(signatures[sig], min_run_time=min_run_time))
     rows, planned = [], set()
     for t in trials:
-        repeat = (_trial_key("", t.config), t.epochs, t.train_limit) in planned  # trained once, read back after
-        planned.add((_trial_key("", t.config), t.epochs, t.train_limit))
+        run = (_trial_key("", t.config), t.epochs, t.train_limit, t.save_models)  # what the runner's key holds
+        repeat = run in planned  # trained once, read back after
+        planned.add(run)
         knobs = {**cnn_sweeps.BASELINE, **t.config}
         n_train, n_val, n_test = split_sizes(dataset, t.train_limit, test_limit)
         batches = math.ceil(n_train / knobs["batch_size"])

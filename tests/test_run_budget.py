@@ -42,6 +42,7 @@ def test_training_grid_and_final_run_use_the_models_given():
     assert {(tuple(t.config["channels"]), tuple(t.config["kernel_sizes"])) for t in plan["training grid"]} == {((8, 32), (5, 3))}
     assert {t.config["batch_size"] for t in plan["training grid"]} == {16, 32, 64, 128}
     assert plan["final"][0].config == knobs
+    assert [t.sweep for trials in plan.values() for t in trials if t.save_models] == ["baseline", "final"]
 
 
 def test_split_sizes_follow_the_80_20_split_and_the_limits():
@@ -127,10 +128,11 @@ def test_cli_budget_names_an_unknown_parameter(monkeypatch):
 def test_a_config_planned_twice_is_priced_once_like_the_runner_trains_it_once(monkeypatch):
     monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.01, 1e-5))
     trials = [run_budget.PlannedTrial("a", SMALL, 2, None), run_budget.PlannedTrial("b", dict(SMALL), 2, None),
-              run_budget.PlannedTrial("c", SMALL, 3, None)]  # other epochs: another run
+              run_budget.PlannedTrial("c", SMALL, 3, None),  # other epochs: another run
+              run_budget.PlannedTrial("d", SMALL, 2, None, save_models=True)]  # keeps its model: another run
     priced = run_budget.price_trials(trials, rounds=1)
-    assert priced.repeat.tolist() == [False, True, False]
+    assert priced.repeat.tolist() == [False, True, False, False]
     assert priced.work_s.iloc[1] == 0 and priced.work_s.iloc[2] > priced.work_s.iloc[0] > 0
-    assert run_budget.by_sweep(priced).repeats.tolist() == [0, 1, 0, 1]
+    assert run_budget.by_sweep(priced).repeats.tolist() == [0, 1, 0, 0, 1]
     default = run_budget.price_trials(run_budget.lab2_trials(Lab2Params()), rounds=1)
     assert len(default) - default.repeat.sum() == 146  # the classic net in four one-knob sweeps, the grid's best in both grids
