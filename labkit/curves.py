@@ -139,6 +139,15 @@ def _when(epoch: float, *, since: bool = False) -> str:
     return f"from epoch {epoch:g} on" if since else f"at epoch {epoch:g}"
 
 
+def _share(fraction: float) -> str:
+    """A fraction as a percentage with as many decimals as it takes not to round a part to 0% or 100%."""
+    for digits in (0, 1, 2):
+        text = f"{fraction:.{digits}%}"
+        if fraction in (0, 1) or float(text.rstrip("%")) not in (0.0, 100.0):
+            return text
+    return text
+
+
 def _epochs(n: int) -> str:
     return f"{n} epoch" if n == 1 else f"{n} epochs"
 
@@ -168,15 +177,15 @@ def describe_curve(history: pd.DataFrame, checks: pd.DataFrame | None = None, *,
         near = (f", still near the {CHANCE_LOSS:.2f} of a uniform guess over 10 classes"
                 if last > STUCK_FRACTION * CHANCE_LOSS else "")
         sentence = (f"{label}: the train loss barely moved in {_epochs(epochs)} ({first:#.3g} -> {last:#.3g}, "
-                    f"{facts['train_loss_drop']:.0%} lower){near}: training is too slow.")
+                    f"{_share(facts['train_loss_drop'])} lower){near}: training is too slow.")
     elif word == "oscillating":
-        back = (f"giving back {climb['share']:.0%} of what it had gained" if climb["share"] < 1
+        back = (f"giving back {_share(climb['share'])} of what it had gained" if climb["share"] < 1
                 else "above where it started")
         sentence = (f"{label}: the train loss climbs back from {climb['low']:#.3g} {_when(climb['low_epoch'])} "
                     f"to {climb['high']:#.3g} {_when(climb['high_epoch'])}, {back} (train loss {last:#.3g} at epoch "
                     f"{epochs}): training oscillates.")
     else:
-        sentence = (f"{label}: the train loss falls {facts['train_loss_drop']:.0%} ({first:#.3g} -> {last:#.3g}) "
+        sentence = (f"{label}: the train loss falls {_share(facts['train_loss_drop'])} ({first:#.3g} -> {last:#.3g}) "
                     f"in {_epochs(epochs)}.")
     if _overfits(facts):
         return sentence + (f" Test loss is lowest at epoch {facts['best_test_epoch']} "

@@ -176,3 +176,10 @@ def test_compare_curves_plot_draws_one_line_per_run_in_each_column_panel(healthy
     assert loss_ax.get_ylabel() == "test loss (cross-entropy)" and acc_ax.get_ylabel() == "test accuracy (%)"
     assert list(acc_ax.lines[1].get_ydata()) == pytest.approx([92, 94, 95]), "accuracy must be drawn in %"
     assert fig.legends[0].get_title().get_text() == "dropout"
+
+
+def test_describe_curve_never_rounds_a_partial_fall_to_100_percent():
+    # the 2026-12-01 baseline: 0.152 -> 0.000393 is a 99.7% fall, not "100%"
+    sentence = describe_curve(history([0.152, 0.01, 0.000393], [0.06, 0.05, 0.045]), label="the baseline")
+    assert "falls 99.7% (0.152 -> 0.000393)" in sentence
+    assert "falls 50% (" in describe_curve(history([0.6, 0.4, 0.3], [0.5, 0.4, 0.35]), label="x")
