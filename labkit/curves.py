@@ -192,7 +192,9 @@ def describe_curve(history: pd.DataFrame, checks: pd.DataFrame | None = None, *,
                            f"({facts['min_test_loss']:#.3g}) and rises {facts['test_loss_rise']:#.2g} by epoch "
                            f"{epochs} while train loss keeps falling: the model overfits.")
     if word == "healthy" and facts["best_test_epoch"] is not None:
-        gap = f"; train and test accuracy end {100 * facts['gap']:.1f} points apart" * bool(np.isfinite(facts["gap"]))
+        points = 100 * facts["gap"]  # train minus test accuracy
+        gap = (f"; train accuracy ends {abs(points):.1f} points {'above' if points >= 0 else 'below'} test accuracy"
+               * bool(np.isfinite(points)))
         where = ("at the last epoch" if facts["best_test_epoch"] == epochs
                  else f"at epoch {facts['best_test_epoch']} and ends only {facts['test_loss_rise']:#.2g} above it")
         return sentence + f" Test loss is lowest ({facts['min_test_loss']:#.3g}) {where}{gap}: training is healthy."

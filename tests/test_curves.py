@@ -141,7 +141,7 @@ def test_describe_curve_names_the_epoch_where_overfitting_starts(overfit):
 def test_describe_curve_calls_a_falling_train_and_test_loss_healthy(healthy):
     assert describe_curve(healthy, label="lr 0.01") == (
         "lr 0.01: the train loss falls 75% (0.600 -> 0.150) in 3 epochs. Test loss is lowest (0.120) at the last "
-        "epoch; train and test accuracy end 2.0 points apart: training is healthy.")
+        "epoch; train accuracy ends 2.0 points above test accuracy: training is healthy.")
 
 
 def test_curves_plot_draws_one_panel_per_run_titled_with_its_verdict(healthy, overfit, diverged):
@@ -183,3 +183,8 @@ def test_describe_curve_never_rounds_a_partial_fall_to_100_percent():
     sentence = describe_curve(history([0.152, 0.01, 0.000393], [0.06, 0.05, 0.045]), label="the baseline")
     assert "falls 99.7% (0.152 -> 0.000393)" in sentence
     assert "falls 50% (" in describe_curve(history([0.6, 0.4, 0.3], [0.5, 0.4, 0.35]), label="x")
+
+
+def test_describe_curve_says_which_accuracy_is_higher():
+    ahead = history([0.6, 0.2, 0.15], [0.2, 0.15, 0.12], [0.90, 0.93, 0.94], [0.92, 0.94, 0.955])
+    assert "train accuracy ends 1.5 points below test accuracy" in describe_curve(ahead, label="x")
