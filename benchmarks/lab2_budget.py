@@ -54,23 +54,21 @@ def price_rounds(trials: list, probe: run_budget.PlannedTrial, setup: cnn_sweeps
     """Price ``trials`` once per round, and each round also train ``probe`` for real (the trial code the
     notebook runs) right after pricing it: its measured wall and training seconds against its price."""
     tables, checks = [], []
-    for r in range(rounds):
-        shift = r * len(trials) // rounds  # each round prices the steps in another order
-        order = list(range(shift, len(trials))) + list(range(shift))
-        priced = run_budget.price_trials([*(trials[i] for i in order), probe], rounds=1, **knobs)
+    for r in range(rounds):  # each round starts timing at another step; trials stay in run order (repeats)
+        priced = run_budget.price_trials([*trials, probe], rounds=1, first=r * len(trials) // rounds, **knobs)
         start = time.perf_counter()
         row = cnn_sweeps.cnn_trial(probe.config, setup)
         wall = time.perf_counter() - start
         price = priced.iloc[-1]
         checks.append({"round": r + 1, "priced_train_s": price.train_s, "measured_train_s": row["train_time_s"],
                        "priced_work_s": price.work_s, "measured_wall_s": wall})
-        tables.append(priced.iloc[:-1].assign(trial=order))
+        tables.append(priced.iloc[:-1].assign(trial=range(len(trials))))
         print(f"round {r + 1}: run priced at {priced.iloc[:-1].work_s.sum() / 60:.1f} min; probe trial trained "
               f"{row['train_time_s']:.1f} s (priced {price.train_s:.1f} s), took {wall:.1f} s in all "
               f"(priced work {price.work_s:.1f} s)", flush=True)
     both = pd.concat(tables)
     median = both.groupby("trial")[["train_s", "eval_s", "work_s", "step_ms"]].median()
-    priced = tables[0].sort_values("trial").drop(columns=["trial"]).reset_index(drop=True)
+    priced = tables[0].drop(columns=["trial"])
     priced[["train_s", "eval_s", "work_s", "step_ms"]] = median.to_numpy()
     priced["step_ms_min"] = both.groupby("trial").step_ms.min().to_numpy()
     priced["step_ms_max"] = both.groupby("trial").step_ms.max().to_numpy()
@@ -84,7 +82,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--data-dir", default=_bench.default_data_dir(), help="MNIST folder for the probe trial")
     parser.add_argument("--compare", default=None, help="a Lab 2 results.csv from this machine")
-    parser.add_argument("--smoke", action="store_true", help="price the smoke run instead (to check a smoke results.csv)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="price the smoke run instead (to check a smoke results.csv)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -118,7 +117,8 @@ def main() -> None:
     print("\nprobe trial, measured vs priced in the same round (a floor holds when measured >= priced):")
     print(probe_table.round(2).to_string(index=False))
     if (probe_table.measured_wall_s < probe_table.priced_work_s).any():
-        print("WARNING: a probe took less than its price: the machine changed within that round; the price is noise there")
+        print("WARNING: a probe took less than its price: the machine changed within that round; "
+              "the price is noise there")
 
     grid = [t for t in trials if t.sweep == "model grid"]
     example = torch.zeros(1, 1, 28, 28)

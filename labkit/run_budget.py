@@ -120,16 +120,18 @@ def _signature(config: dict[str, Any]) -> str:
 
 def price_trials(trials: Sequence[PlannedTrial], *, dataset: str = "mnist", test_limit: int | None = None,
                  checks_per_epoch: int = 10, probe_examples: int = 2000, rounds: int = 3,
-                 min_run_time: float = 0.2) -> pd.DataFrame:
+                 min_run_time: float = 0.2, first: int = 0) -> pd.DataFrame:
     """Return one row per trial: ``sweep``, ``model_name``, ``repeat``, ``batch_size``, ``epochs``, ``steps``,
     ``step_ms`` (median over ``rounds``, with ``step_ms_min``/``step_ms_max``), ``eval_examples``, ``train_s``,
     ``eval_s`` and ``work_s`` (their sum). Each distinct step is timed once per round, rounds in rotated order.
-    A ``repeat`` (same config, epochs, data and model keeping as an earlier trial: the runner trains it once)
-    costs nothing."""
+    ``first`` rotates where the timing starts (the ``first``-th distinct step), for callers that interleave
+    single rounds. A ``repeat`` (same config, epochs, data and model keeping as an earlier trial in run order:
+    the runner trains it once) costs nothing."""
     if rounds < 1:
         raise ValueError(f"rounds={rounds!r}: price each step at least once (rounds >= 1)")
     signatures = {_signature(t.config): t.config for t in trials}
     order = list(signatures)
+    order = order[first % len(order):] + order[:first % len(order)] if order else order
     times: dict[str, list[tuple[float, float]]] = {s: [] for s in order}
     for r in range(rounds):
         shift = r * len(order) // rounds

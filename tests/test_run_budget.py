@@ -39,7 +39,8 @@ def test_training_grid_and_final_run_use_the_models_given():
     best = {**BASELINE, "channels": [8, 32], "kernel_sizes": [5, 3], "hidden": [50]}
     knobs = {**best, "init": "default", "batch_size": 64, "lr": 0.05, "momentum": 0.5}
     plan = by_sweep(run_budget.lab2_trials(Lab2Params(), best_model=best, best_training=knobs))
-    assert {(tuple(t.config["channels"]), tuple(t.config["kernel_sizes"])) for t in plan["training grid"]} == {((8, 32), (5, 3))}
+    shapes = {(tuple(t.config["channels"]), tuple(t.config["kernel_sizes"])) for t in plan["training grid"]}
+    assert shapes == {((8, 32), (5, 3))}
     assert {t.config["batch_size"] for t in plan["training grid"]} == {16, 32, 64, 128}
     assert plan["final"][0].config == knobs
     assert [t.sweep for trials in plan.values() for t in trials if t.save_models] == ["baseline", "final"]
@@ -135,4 +136,18 @@ def test_a_config_planned_twice_is_priced_once_like_the_runner_trains_it_once(mo
     assert priced.work_s.iloc[1] == 0 and priced.work_s.iloc[2] > priced.work_s.iloc[0] > 0
     assert run_budget.by_sweep(priced).repeats.tolist() == [0, 1, 0, 0, 1]
     default = run_budget.price_trials(run_budget.lab2_trials(Lab2Params()), rounds=1)
-    assert len(default) - default.repeat.sum() == 146  # the classic net in four one-knob sweeps, the grid's best in both grids
+    # repeats: the classic net in all four one-knob sweeps (3), and the baseline's config for 2 epochs in the
+    # normalisation sweep, the model grid and (its best standing in) the training grid (2)
+    assert len(default) - default.repeat.sum() == 146
+
+
+def test_first_rotates_the_timing_order_but_not_which_trial_is_the_repeat(monkeypatch):
+    calls = []
+    monkeypatch.setattr(run_budget, "price_config",
+                        lambda config, **_: calls.append(config["batch_size"]) or (0.01, 1e-5))
+    trials = [run_budget.PlannedTrial("a", SMALL, 1, None),
+              run_budget.PlannedTrial("b", {**SMALL, "batch_size": 64}, 1, None),
+              run_budget.PlannedTrial("c", SMALL, 1, None)]
+    priced = run_budget.price_trials(trials, rounds=1, first=1)
+    assert calls == [64, 16]
+    assert priced.repeat.tolist() == [False, False, True]
