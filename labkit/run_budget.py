@@ -9,7 +9,6 @@ priced, so the run takes longer than its price. Seconds are wall-clock on this m
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -21,6 +20,7 @@ from torch.utils import benchmark
 
 from labkit import cnn_sweeps
 from labkit.data import train_val_split
+from labkit.results import config_key
 from labkit.train import make_optimizer
 
 OFFICIAL_SIZES = {"mnist": (60_000, 10_000), "fashion_mnist": (60_000, 10_000)}  # training, test images
@@ -115,7 +115,7 @@ def _signature(config: dict[str, Any]) -> str:
     key = {k: knobs[k] for k in cnn_sweeps.MODEL_KNOBS if k != "init"}
     key.update(batch_size=knobs["batch_size"], optimizer=knobs["optimizer"], momentum=knobs["momentum"] > 0,
                weight_decay=knobs["weight_decay"] > 0)
-    return json.dumps(key, sort_keys=True)
+    return config_key(key)
 
 
 def price_trials(trials: Sequence[PlannedTrial], *, dataset: str = "mnist", test_limit: int | None = None,
@@ -139,7 +139,8 @@ def price_trials(trials: Sequence[PlannedTrial], *, dataset: str = "mnist", test
             times[sig].append(price_config(signatures[sig], min_run_time=min_run_time))
     rows, planned = [], set()
     for t in trials:
-        run = (_trial_key("", t.config), t.epochs, t.train_limit, t.save_models)  # what the runner's key holds
+        run = config_key({**_knobs(t.config), "epochs": t.epochs, "train_limit": t.train_limit,
+                          "save_models": t.save_models})  # what the runner's key holds
         repeat = run in planned  # trained once, read back after
         planned.add(run)
         knobs = {**cnn_sweeps.BASELINE, **t.config}
@@ -171,19 +172,19 @@ def by_sweep(priced: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def _trial_key(sweep: str, config: dict[str, Any]) -> str:
+def _knobs(config: dict[str, Any]) -> dict[str, Any]:
+    """Every model and training knob of a config, the baseline's where it leaves one out."""
     knobs = {**cnn_sweeps.BASELINE, **config}
-    return json.dumps([sweep, {k: knobs[k] for k in cnn_sweeps.MODEL_KNOBS + cnn_sweeps.TRAINING_KNOBS}],
-                      sort_keys=True, default=str)
+    return {k: knobs[k] for k in cnn_sweeps.MODEL_KNOBS + cnn_sweeps.TRAINING_KNOBS}
 
 
 def measured_vs_priced(priced: pd.DataFrame, trials: Sequence[PlannedTrial], results: pd.DataFrame) -> pd.DataFrame:
     """Return the priced trials a results file has measured (same sweep, same config), with ``measured_train_s``
     (its ``train_time_s``) and ``measured_vs_priced`` (measured / priced training seconds)."""
-    position = {_trial_key(t.sweep, t.config): i for i, t in enumerate(trials)}
+    position = {(t.sweep, config_key(_knobs(t.config))): i for i, t in enumerate(trials)}
     matched = []
     for _, row in results.iterrows():
-        i = position.get(_trial_key(row["sweep"], cnn_sweeps.config_from_row(row)))
+        i = position.get((row["sweep"], config_key(_knobs(cnn_sweeps.config_from_row(row)))))
         if i is not None:
             matched.append({**priced.iloc[i].to_dict(), "measured_train_s": float(row["train_time_s"])})
     table = pd.DataFrame(matched, columns=[*priced.columns, "measured_train_s"])
