@@ -169,6 +169,27 @@ def run_cnn_sweep(configs: Sequence[dict[str, Any]], setup: CNNSetup, results_pa
                             tracking=tracking, executor=executor)
 
 
+def reached_at_first_check(results_path: str | Path, run_keys: Sequence[str], target: float = 0.9) -> pd.Series:
+    """Per run key: whether the run's first train-accuracy check was already at or above ``target`` (a fraction).
+    Its time to the target is then only an upper bound: the check interval (``checks_per_epoch``) hides when."""
+    return pd.Series([bool(len(c)) and bool(c.train_acc.iloc[0] >= target)
+                      for c in (sweeps.read_table(results_path, key, "checks") for key in run_keys)],
+                     index=list(run_keys), dtype=bool)
+
+
+def first_check_note(results_path: str | Path, run_keys: Sequence[str], checks_per_epoch: int,
+                     target: float = 0.9) -> str:
+    """A sentence saying how many runs were at ``target`` train accuracy by their first check ("" when none)."""
+    hits, total = int(reached_at_first_check(results_path, run_keys, target).sum()), len(run_keys)
+    if not hits:
+        return ""
+    most = (", so ranking them by that time mostly ranks how fast they train, not how fast they learn"
+            if hits > total / 2 else "")
+    return (f"{hits} of {total} configurations {'was' if hits == 1 else 'were'} already at {target:.0%} train "
+            f"accuracy at the first check (about 1/{checks_per_epoch} of an epoch in): their time to {target:.0%} "
+            f"is an upper bound set by the check interval{most}; more `checks_per_epoch` would separate them. ")
+
+
 def two_conv_grid(base: dict[str, Any], *, kernel_sizes: Sequence[Sequence[int]],
                   channels: Sequence[Sequence[int]], hidden: Sequence[int]) -> list[dict[str, Any]]:
     """Every two-conv model of the grid: ``kernel_sizes``/``channels`` give the values tried for conv1 and conv2,

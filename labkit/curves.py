@@ -132,6 +132,11 @@ def verdict(facts: dict) -> str:
     return "overfitting" if _overfits(facts) else "healthy"
 
 
+def curve_verdict(history: pd.DataFrame, checks: pd.DataFrame | None = None) -> str:
+    """:func:`verdict` of the curve in ``history`` (and ``checks``): "stuck", "healthy", ..."""
+    return verdict(read_curve(history, checks))
+
+
 def _when(epoch: float, *, since: bool = False) -> str:
     """``at epoch 2`` (``from epoch 2 on`` when ``since``) for a whole epoch, ``after 1.5 epochs`` between epochs."""
     if not float(epoch).is_integer():

@@ -215,3 +215,14 @@ def top_runs(runs: pd.DataFrame, by: str, *, n: int = 3, ascending: bool = False
         extra = [c for c in (by, "train_test_gap") if c in best and c not in columns]
         best = best[[*columns, *extra]]
     return best.reset_index(drop=True).rename_axis("rank").set_axis(range(1, len(best) + 1), axis=0)
+
+
+def top_spread_note(runs: pd.DataFrame, by: str = "test_acc", *, n: int = 3, examples: int) -> str:
+    """A sentence saying how far apart the ``n`` best runs by ``by`` (an accuracy, fraction) are, in points and in
+    examples of an evaluation set of ``examples``; "" with fewer than two runs."""
+    best = top_runs(runs, by, n=n)[by].dropna()
+    if len(best) < 2:
+        return ""
+    spread = float(best.max() - best.min())
+    return (f"The top {len(best)} by {metric_label(by).split(' (')[0]} are within {100 * spread:.2f} points of each "
+            f"other ({round(spread * examples):,} of {examples:,} examples). ")

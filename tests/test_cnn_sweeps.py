@@ -107,3 +107,19 @@ def test_a_run_that_keeps_its_model_is_not_taken_for_the_same_run_without_one(se
     keeping = dataclasses.replace(setup, save_models=True)
     run_cnn_sweep([SMALL], keeping, path, sweep="final", tracking=False)
     assert model_path(path, SMALL, keeping).exists(), "the grid's row must not stand in for a run that saves a model"
+
+
+def test_reached_at_first_check_and_its_note_compare_each_run_s_first_check_with_the_target(setup, tmp_path):
+    path = tmp_path / "results.csv"
+    runs = run_cnn_sweep([SMALL, {**SMALL, "lr": 1e-6, "momentum": 0.0}], setup, path, sweep="test", tracking=False)
+    first = [sweep.read_table(path, key, "checks").train_acc.iloc[0] for key in runs.run_key]
+    low, high = sorted(first)
+    at = cnn_sweeps.reached_at_first_check(path, runs.run_key, target=low)
+    assert at.tolist() == [True, True] and list(at.index) == list(runs.run_key)
+    assert cnn_sweeps.reached_at_first_check(path, runs.run_key, target=high).tolist() == [a >= high for a in first]
+    assert not cnn_sweeps.reached_at_first_check(path, runs.run_key, target=high + 1e-9).any()
+    one = cnn_sweeps.first_check_note(path, runs.run_key, 4, target=high)
+    assert one.startswith("1 of 2 configurations was already at") and "about 1/4 of an epoch in" in one
+    assert "mostly ranks" not in one, "one of two is not most"
+    assert "2 of 2 configurations were" in cnn_sweeps.first_check_note(path, runs.run_key, 4, target=low)
+    assert cnn_sweeps.first_check_note(path, runs.run_key, 4, target=high + 1e-9) == ""

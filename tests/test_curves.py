@@ -10,7 +10,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from labkit.curves import compare_curves_plot, curves_plot, describe_curve, read_curve, setback  # noqa: E402
+from labkit.curves import (compare_curves_plot, curve_verdict, curves_plot, describe_curve, read_curve,  # noqa: E402
+                           setback)
 
 
 def history(train_loss, test_loss, train_acc=None, test_acc=None) -> pd.DataFrame:
@@ -113,6 +114,11 @@ def test_describe_curve_calls_a_flat_loss_at_chance_stuck_not_slow():
     assert describe_curve(flat, label="batch 1") == (
         "batch 1: the train loss stays near the 2.30 of a uniform guess over 10 classes, ending at 2.31 "
         "(train accuracy 10.0%): the model learned nothing.")
+
+
+def test_curve_verdict_names_a_flat_loss_at_chance_stuck_and_a_falling_one_healthy(healthy, diverged):
+    flat = history([2.31, 2.32, 2.31], [2.33, 2.34, 2.33], [0.1, 0.1, 0.1], [0.1, 0.1, 0.1])
+    assert (curve_verdict(flat), curve_verdict(healthy), curve_verdict(diverged)) == ("stuck", "healthy", "diverged")
 
 
 def test_describe_curve_does_not_read_a_trend_from_one_epoch_without_checks():

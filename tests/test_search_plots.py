@@ -10,7 +10,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from labkit.search_plots import hyperparameter_scatter, metric_label, pareto_plot, top_runs  # noqa: E402
+from labkit.search_plots import (hyperparameter_scatter, metric_label, pareto_plot, top_runs,  # noqa: E402
+                                 top_spread_note)
 
 
 @pytest.fixture
@@ -106,3 +107,11 @@ def test_top_runs_ascending_puts_missing_values_last(runs):
 
 def test_top_runs_by_least_overfitting(runs):
     assert top_runs(runs, "train_test_gap", ascending=True)["model_name"].tolist() == ["c", "e", "a"]
+
+
+def test_top_spread_note_gives_the_top_runs_spread_in_points_and_examples(runs):
+    # top 3 by test accuracy: d 0.95, c 0.93, a 0.90 -> 5 points, 500 of 10,000 examples
+    assert top_spread_note(runs, "test_acc", examples=10_000) == (
+        "The top 3 by test accuracy are within 5.00 points of each other (500 of 10,000 examples). ")
+    assert top_spread_note(runs, "test_acc", n=2, examples=200).startswith("The top 2 by test accuracy are within 2.00")
+    assert top_spread_note(runs.head(1), "test_acc", examples=100) == ""
