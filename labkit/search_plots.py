@@ -33,6 +33,11 @@ def metric_label(column: str) -> str:
     return _axis_label(column)
 
 
+def _metric_name(column: str) -> str:
+    """:func:`metric_label` without its unit: ``test_acc`` -> ``test accuracy``."""
+    return metric_label(column).split(" (")[0]
+
+
 def _missing_reason(column: str) -> str:
     """Why a run has no ``column``: ``never reached 90%`` for ``time_to_90_s``, else ``no <column>``."""
     target = re.fullmatch(r"(?:time|epochs)_to_(\d+)(?:_s)?", column)
@@ -75,8 +80,8 @@ def pareto_plot(runs: pd.DataFrame, *, cost: str = "time_to_90_s", accuracy: str
         _draw_never(ax, never[accuracy], _missing_reason(cost))
     counted = f", {len(never)} {_missing_reason(cost)}: drawn at the right edge" if len(never) else ""
     ax.set(xlabel=metric_label(cost), ylabel=metric_label(accuracy),
-           title=title or f"{metric_label(accuracy).split(' (')[0].capitalize()} vs "
-                          f"{metric_label(cost).split(' (')[0]} ({len(data)} runs{counted})")
+           title=title or f"{_metric_name(accuracy).capitalize()} vs "
+                          f"{_metric_name(cost)} ({len(data)} runs{counted})")
     ax.title.set_fontsize(10)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     return fig
@@ -197,7 +202,7 @@ def hyperparameter_scatter(runs: pd.DataFrame, params: Sequence[str], *,
             _scale_axis(row[0], "y", y)
         if y.isna().any():
             _draw_missing_band(row, positions, y.isna(), metric)
-    names = " and ".join(metric_label(m).split(" (")[0] for m in metrics)
+    names = " and ".join(_metric_name(m) for m in metrics)
     fig.suptitle(title or f"Each hyper-parameter against {names} ({len(runs)} runs; red: median per value)",
                  fontsize=11)
     return fig
@@ -224,5 +229,5 @@ def top_spread_note(runs: pd.DataFrame, by: str = "test_acc", *, n: int = 3, exa
     if len(best) < 2:
         return ""
     spread = float(best.max() - best.min())
-    return (f"The top {len(best)} by {metric_label(by).split(' (')[0]} are within {100 * spread:.2f} points of each "
+    return (f"The top {len(best)} by {_metric_name(by)} are within {100 * spread:.2f} points of each "
             f"other ({round(spread * examples):,} of {examples:,} examples). ")
