@@ -8,7 +8,7 @@ not depend on the weights). Run from the repository root:
     python benchmarks/gemm_speed.py --model path.pt    # another saved labkit CNN
     python benchmarks/gemm_speed.py --no-compile        # skip torch.compile (tens of seconds of compiling)
 
-Variants (all from ``labkit.gemm``): ``naive`` (unfold + one matmul per image), ``folded`` (the batch folded
+Variants (all from ``labkit.labs.gemm.rewrite``): ``naive`` (unfold + one matmul per image), ``folded`` (the batch folded
 into one GEMM per layer, output kept channels-last), ``nhwc`` (the whole network on channels-last tensors,
 linear weights reordered at build time, no activation transposed), and ``nhwc + compile`` (``torch.compile``
 of the nhwc module). The timing is interleaved call by call: each round makes ``--repeats`` passes, and each
@@ -31,9 +31,9 @@ from typing import Callable
 
 import torch
 
-from labkit import gemm
-from labkit.gemm_layers import GemmLinear
-from labkit.gemm_nhwc import GemmConv2dNHWC
+from labkit.labs.gemm import rewrite as gemm
+from labkit.labs.gemm.layers import GemmLinear
+from labkit.labs.gemm.nhwc import GemmConv2dNHWC
 from labkit.models import CNN, load_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """How long does the default Lab 2 run take on this machine, and can it fit the issue's 90 minutes?
 
 Prices every trial ``notebooks/02_cnn_sweeps.ipynb`` trains with its default parameters
-(:mod:`labkit.run_budget`): each distinct training step and evaluation batch is timed with
+(:mod:`labkit.labs.cnn.budget`): each distinct training step and evaluation batch is timed with
 ``torch.utils.benchmark`` on in-memory batches, once per round, ``--rounds`` rounds in rotated order;
 a trial's price is its steps x the median step time plus every example it evaluates x the median time
 per evaluated example. That is the run's work alone (no batch building, MLflow, saving or plotting),
@@ -33,8 +33,9 @@ import pandas as pd
 import torch
 
 import _bench
-from labkit import cnn_sweeps, params, results, run_budget, search_plots
+from labkit import results, search_plots
 from labkit.counting import count_macs
+from labkit.labs.cnn import budget as run_budget, params, plan, sweeps as cnn_sweeps
 
 TARGET_MIN = 90.0
 
@@ -49,7 +50,7 @@ def best_configs(measured: pd.DataFrame | None) -> tuple[dict | None, dict | Non
     return picks[0], picks[1]
 
 
-def price_rounds(trials: list, probe: run_budget.PlannedTrial, setup: cnn_sweeps.CNNSetup, knobs: dict,
+def price_rounds(trials: list, probe: plan.PlannedTrial, setup: cnn_sweeps.CNNSetup, knobs: dict,
                  rounds: int) -> tuple[pd.DataFrame, list[dict]]:
     """Price ``trials`` once per round, and each round also train ``probe`` for real (the trial code the
     notebook runs) right after pricing it: its measured wall and training seconds against its price."""
@@ -90,11 +91,11 @@ def main() -> None:
     p = params.lab2(smoke=args.smoke)
     measured = results.read_results(args.compare) if args.compare else None
     best_model, best_training = best_configs(measured)
-    trials = run_budget.lab2_trials(p, best_model=best_model, best_training=best_training)
+    trials = plan.trials(p, best_model=best_model, best_training=best_training)
     knobs = dict(dataset=p.dataset, test_limit=p.test_limit, checks_per_epoch=p.checks_per_epoch,
                  probe_examples=p.probe_examples, min_run_time=args.min_run_time)
     # The probe: the baseline for one epoch on the regularisation subset, through the notebook's trial code.
-    probe = run_budget.PlannedTrial("probe", trials[0].config, 1, p.regularization_limit)
+    probe = plan.PlannedTrial("probe", trials[0].config, 1, p.regularization_limit)
     setup = cnn_sweeps.CNNSetup(dataset=p.dataset, data_dir=args.data_dir, epochs=1, device="cpu", seed=p.seed,
                                 checks_per_epoch=p.checks_per_epoch, probe_examples=p.probe_examples,
                                 train_limit=p.regularization_limit, test_limit=p.test_limit)
@@ -123,7 +124,7 @@ def main() -> None:
     grid = [t for t in trials if t.sweep == "model grid"]
     example = torch.zeros(1, 1, 28, 28)
     costliest = max(grid, key=lambda t: count_macs(cnn_sweeps.build_model(t.config), example))
-    tail = [t for t in run_budget.lab2_trials(p, best_model=costliest.config) if t.sweep in ("training grid", "final")]
+    tail = [t for t in plan.trials(p, best_model=costliest.config) if t.sweep in ("training grid", "final")]
     tail_priced = run_budget.price_trials(tail, rounds=1, **knobs)
     default_tail = priced[priced.sweep.isin(["training grid", "final"])].work_s.sum() / 60
     print(f"\nwith the training grid and final run on the grid's costliest model "

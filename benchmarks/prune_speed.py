@@ -2,7 +2,7 @@
 
 Model: Lab 2's classic conv-pool net widened, ``CNN([64, 128], 3, padding=1, pool=True, hidden=[256])`` on
 1x28x28 inputs (conv work dominates). Pruning levels remove that fraction of the output channels of both
-convs and of the hidden layer, least L2 importance first, with ``labkit.prune.remove_channels`` (real removal:
+convs and of the hidden layer, least L2 importance first, with ``labkit.labs.pruning.prune.remove_channels`` (real removal:
 the next layer's inputs are cut too). Run from the repository root:
 
     python benchmarks/prune_speed.py                  # levels 0.25 0.5 0.75, batch 32 and 1, 5 rounds
@@ -21,7 +21,7 @@ import statistics
 
 import torch
 
-from labkit import prune
+from labkit.labs.pruning import prune
 from labkit.counting import count_macs
 from labkit.models import CNN
 from labkit.timing import measure_latency

@@ -1,7 +1,7 @@
 """Does Ray speed a Lab 2 sweep up, or at least not slow it down, on this machine? And what would the
 whole Lab 2 grid cost on 1, 2, 8 and 64 cores, and for a class of 100 students?
 
-The same slice of Lab 2's model grid (the first ``--configs`` configs of ``two_conv_grid`` with the lab's
+The same slice of Lab 2's model grid (the first ``--configs`` configs of ``plan.model_grid`` with the lab's
 defaults, real MNIST, ``--epochs`` epoch(s) on ``--train-limit`` training examples, tracking off) runs with
 three executors, in a rotated order each round so all see the same machine load:
 
@@ -33,8 +33,9 @@ import torch
 
 import _bench
 from labkit import executors
-from labkit.cnn_sweeps import BASELINE, CNNSetup, run_cnn_sweep, training_grid, two_conv_grid
-from labkit.params import Lab2Params
+from labkit.labs.cnn import plan
+from labkit.labs.cnn.params import Lab2Params
+from labkit.labs.cnn.sweeps import CNNSetup, run_cnn_sweep
 
 TARGET_RATIO = 1.0
 SETTINGS = {"local": executors.Executor("local"),
@@ -48,10 +49,7 @@ FULL_TRAIN = 60000  # MNIST / Fashion-MNIST training images before the 80/20 spl
 def lab2_grid_sizes() -> tuple[int, int]:
     """Trials in Lab 2's default model grid and training grid."""
     p = Lab2Params()
-    model = two_conv_grid(BASELINE, kernel_sizes=p.grid_kernel_sizes, channels=p.grid_channels, hidden=p.grid_hidden)
-    training = training_grid(BASELINE, inits=p.grid_inits, batch_sizes=p.grid_batch_sizes,
-                             lr_momentum=p.grid_lr_momentum)
-    return len(model), len(training)
+    return len(plan.model_grid(p).configs), len(plan.training_grid(p).configs)
 
 
 def time_setting(name: str, configs: list[dict], setup: CNNSetup, folder: Path) -> tuple[float, list[float]]:
@@ -74,8 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     p = Lab2Params()
-    configs = two_conv_grid(BASELINE, kernel_sizes=p.grid_kernel_sizes, channels=p.grid_channels,
-                            hidden=p.grid_hidden)[: args.configs]
+    configs = plan.model_grid(p).configs[: args.configs]
     setup = CNNSetup(data_dir=args.data_dir, epochs=args.epochs, device="cpu", train_limit=args.train_limit,
                      checks_per_epoch=p.checks_per_epoch, probe_examples=p.probe_examples)
     print(f"{len(configs)} configs of the Lab 2 model grid, {args.epochs} epoch(s) on {args.train_limit:,} MNIST "

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
-from labkit.plots import SPLIT_COLORS, _new_figure
+from labkit.plots import SPLIT_COLORS, new_figure
 
 ArrayLike = Sequence[int] | np.ndarray | torch.Tensor
 ERROR_CMAP, CORRECT_CMAP = "Reds", "Blues"  # errors and correct predictions in the heatmap
@@ -148,7 +148,7 @@ def confusion_plot(cm: pd.DataFrame, *, normalize: bool = True, title: str | Non
     k, diagonal = len(cm), np.eye(len(cm), dtype=bool)
     frame = pd.DataFrame(values, index=cm.index, columns=cm.columns)
     error_max = values[~diagonal].max(initial=0.0) or 1.0  # the red scale: the largest error
-    fig, (ax,) = _new_figure(1, 1.6 + 0.62 * k, 1.0 + 0.55 * k)
+    fig, (ax,) = new_figure(1, 1.6 + 0.62 * k, 1.0 + 0.55 * k)
     unit = "% of each true class" if normalize else "examples"
     annot = {"fontsize": 8 if k <= 10 else 6}
     sns.heatmap(frame, mask=diagonal, annot=text, fmt="", cmap=ERROR_CMAP, vmin=0, vmax=error_max, ax=ax,
@@ -169,7 +169,7 @@ def prediction_distribution_plot(true: ArrayLike, pred: ArrayLike, names: Sequen
     cm = confusion_matrix(true, pred, names)
     true_counts, pred_counts = cm.sum(axis=1).to_numpy(), cm.sum(axis=0).to_numpy()
     positions, width = np.arange(len(names)), 0.4
-    fig, (ax,) = _new_figure(1, max(7.0, 0.75 * len(names) + 2), 4.2)
+    fig, (ax,) = new_figure(1, max(7.0, 0.75 * len(names) + 2), 4.2)
     ax.bar(positions - width / 2, true_counts, width, color=SPLIT_COLORS["test"], label="true class")
     ax.bar(positions + width / 2, pred_counts, width, color=PREDICTED_COLOR, label="predicted as")
     for x, t, p in zip(positions, true_counts, pred_counts):

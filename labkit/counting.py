@@ -17,11 +17,27 @@ import warnings
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from labkit.attention import flop_formulas
 from labkit.layer_calls import dtype, inference, leaf_calls, shape
 from labkit.layer_formulas import analytic_macs, param_formula
+
+
+# On CPU, scaled_dot_product_attention runs aten._scaled_dot_product_flash_attention_for_cpu, for which this torch's
+# FlopCounterMode has no formula: it counts 0 for QK^T and attention x V. labkit hands the counter torch's own SDPA
+# formula for that kernel (custom_mapping; torch's global registry is left alone, so a plain counter shows the gap).
+def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of one CPU flash-attention call: QK^T plus attention x V, 2 per multiply-add (mask ignored)."""
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def flop_formulas() -> dict:
+    """Return the formulas labkit adds to ``FlopCounterMode(custom_mapping=...)``: aten op -> FLOPs formula."""
+    formulas = {}
+    cpu_attention = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if cpu_attention is not None:
+        formulas[cpu_attention] = _cpu_sdpa_flops
+    return formulas
 
 METHODS = ("torch", "thop", "analytic")
 

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from labkit.plots import FRONT_COLOR, SPLIT_COLORS, _as_percent, _axis_label, _new_figure, _scale_axis
+from labkit.plots import FRONT_COLOR, SPLIT_COLORS, as_percent, axis_label, new_figure, scale_axis
 
 CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 classes (nats)
 STUCK_FRACTION = 0.9  # final train loss above 90% of CHANCE_LOSS: near chance (stuck unless falling steadily)
@@ -170,9 +170,9 @@ def describe_curve(history: pd.DataFrame, checks: pd.DataFrame | None = None, *,
                 f"{_epochs(epochs)}): the updates overshoot and training diverged.")
     if word == "stuck":
         blew = facts["peak_train_loss"] > 2 * CHANCE_LOSS
-        peak = f"peaks at {facts['peak_train_loss']:#.3g} {_when(facts['peak_epoch'])}, then " * blew
-        acc = f" (train accuracy {facts['final_train_acc']:.1%})" * bool(np.isfinite(facts["final_train_acc"]))
-        cause = "the updates overshoot and " * blew
+        peak = f"peaks at {facts['peak_train_loss']:#.3g} {_when(facts['peak_epoch'])}, then " if blew else ""
+        acc = (f" (train accuracy {facts['final_train_acc']:.1%})" if np.isfinite(facts["final_train_acc"]) else "")
+        cause = "the updates overshoot and " if blew else ""
         return (f"{label}: the train loss {peak}stays near the {CHANCE_LOSS:.2f} of a uniform guess over 10 classes, "
                 f"ending at {last:#.3g}{acc}: {cause}the model learned nothing.")
     if word == "too short":
@@ -229,7 +229,7 @@ def _loss_panel(ax: Axes, history: pd.DataFrame, checks: pd.DataFrame | None, la
     for split in ("train", "test"):
         drawn.append(_plottable(history[f"{split}_loss"]))
         ax.plot(history["epoch"], drawn[-1], marker="o", ms=4, color=SPLIT_COLORS[split], label=split)
-    _scale_axis(ax, "y", pd.concat(drawn).dropna())  # log, with 1-2-5 ticks, when the losses span decades
+    scale_axis(ax, "y", pd.concat(drawn).dropna())  # log, with 1-2-5 ticks, when the losses span decades
     facts = read_curve(history, checks)
     bad = history["epoch"][~np.isfinite(history[["train_loss", "test_loss"]].to_numpy(float)).all(axis=1)]
     if facts["nonfinite_epoch"] is not None:
@@ -266,23 +266,23 @@ def curves_plot(histories: dict[str, pd.DataFrame], *, checks: dict[str, pd.Data
 
 def _curve_label(column: str) -> str:
     """``test_loss`` -> ``test loss (cross-entropy)``; other columns as :func:`labkit.plots._axis_label`."""
-    return f"{column[:-5].replace('_', ' ')} loss (cross-entropy)" if column.endswith("_loss") else _axis_label(column)
+    return f"{column[:-5].replace('_', ' ')} loss (cross-entropy)" if column.endswith("_loss") else axis_label(column)
 
 
 def compare_curves_plot(histories: dict[str, pd.DataFrame], columns: tuple[str, ...] = ("test_loss", "test_acc"),
                         *, legend_title: str | None = None, title: str | None = None) -> Figure:
     """One panel per column of the histories (accuracy in %), one line per run, epoch on x."""
-    fig, axes = _new_figure(len(columns), 5.0 * len(columns), 4.0)
+    fig, axes = new_figure(len(columns), 5.0 * len(columns), 4.0)
     colors = sns.color_palette("colorblind" if len(histories) <= 10 else "husl", len(histories))
     for ax, column in zip(axes, columns):
         for color, (label, history) in zip(colors, histories.items()):
             history = history.sort_values("epoch")
             y = _plottable(history[column])
-            y = _as_percent(y) if column.endswith("acc") else y
+            y = as_percent(y) if column.endswith("acc") else y
             ax.plot(history["epoch"], y, marker="o", ms=4, color=color, label=str(label))
         every_run = pd.concat([_plottable(h[column]) for h in histories.values()])
         if not column.endswith("acc"):
-            _scale_axis(ax, "y", every_run)
+            scale_axis(ax, "y", every_run)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel="epoch", ylabel=_curve_label(column))
     handles, labels = axes[0].get_legend_handles_labels()

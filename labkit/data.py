@@ -17,6 +17,8 @@ import torch
 from torchvision import datasets, transforms
 from torchvision.transforms.v2 import functional as F
 
+from labkit.paths import project_root
+
 IMAGE_SIZE = 28  # MNIST and Fashion-MNIST images are 28 x 28 pixels, one channel
 NUM_CLASSES = 10
 
@@ -46,8 +48,6 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
         return Path(data_dir).expanduser()
     if os.environ.get("LABKIT_DATA_DIR"):
         return Path(os.environ["LABKIT_DATA_DIR"]).expanduser()
-    from labkit.results import project_root
-
     root = project_root()
     return (root / "data") if root is not None else Path("data")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from labkit.plots import FRONT_COLOR, _as_percent, _axis_label, _new_figure, pareto_mask
+from labkit.plots import FRONT_COLOR, as_percent, axis_label, new_figure, pareto_mask
 from labkit.progress import progress_mode
 
 NONE = "(none)"
@@ -134,8 +134,8 @@ class ResultsExplorer(_Explorer):
         x, y, colour = self.x.value, self.y.value, self.colour.value
         rows = self.selection()
         # accuracies (fractions in the results) are drawn in percent, as their axis label says
-        shown = rows.assign(**{c: _as_percent(rows[c]) for c in {x, y} if c.endswith("acc")})
-        fig, (ax,) = _new_figure(1, 6.5, 4.5)
+        shown = rows.assign(**{c: as_percent(rows[c]) for c in {x, y} if c.endswith("acc")})
+        fig, (ax,) = new_figure(1, 6.5, 4.5)
         if colour == NONE:
             ax.scatter(shown[x], shown[y], s=30, color="#4c72b0", alpha=0.8, label="run")
         else:
@@ -143,8 +143,8 @@ class ResultsExplorer(_Explorer):
                 ax.scatter(members[x], members[y], s=30, alpha=0.85, label=str(group))
         front = shown[shown["pareto"]].sort_values(x)
         ax.plot(front[x], front[y], color=FRONT_COLOR, lw=1.5, marker="o", mfc="none", ms=10, label="Pareto front")
-        ax.set_xlabel(_axis_label(x))
-        ax.set_ylabel(_axis_label(y))
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel(axis_label(y))
         kept = "" if self.filter_value.value == ALL else f", {self.filter_column.value} = {self.filter_value.value}"
         ax.set_title(f"{len(rows)} runs{kept}; {len(front)} on the front")
         ax.legend(fontsize=8, title=None if colour == NONE else colour)

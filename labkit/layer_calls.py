@@ -9,7 +9,12 @@ from typing import Iterator, NamedTuple
 import torch
 from torch import nn
 
-from labkit.attention import is_self_attention
+
+def is_self_attention(module: nn.Module) -> bool:
+    """True for a self-attention module that states its heads (``num_attention_heads``, ``attention_head_size``),
+    as transformers' BERT does; its two attention matmuls happen inside it, in no leaf module."""
+    return isinstance(getattr(module, "num_attention_heads", None), int) and \
+        isinstance(getattr(module, "attention_head_size", None), int)
 
 
 class LayerCall(NamedTuple):

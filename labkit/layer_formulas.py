@@ -8,8 +8,16 @@ import math
 import torch
 from torch import nn
 
-from labkit.attention import attention_macs, is_self_attention
-from labkit.layer_calls import LayerCall
+from labkit.layer_calls import LayerCall, is_self_attention
+
+
+def attention_macs(module: nn.Module, hidden_shape: tuple[int, ...]) -> tuple[int, str]:
+    """Return (MACs, formula) of the QK^T and attention x V matmuls of ``module`` on hidden states of shape
+    batch x seq_len x d_model: 2 x batch x heads x seq_len^2 x head_dim."""
+    batch, seq_len = int(hidden_shape[0]), int(hidden_shape[1])
+    heads, head_dim = module.num_attention_heads, module.attention_head_size
+    macs = 2 * batch * heads * seq_len * seq_len * head_dim
+    return macs, f"2 matmuls x {batch} x {heads} heads x {seq_len} x {seq_len} x {head_dim} head dim"
 
 # Leaf modules with no matmul or convolution: elementwise activations, normalisation and pooling (0 MACs, as
 # torch's counter says), reshapes, selection, table lookups.

@@ -17,7 +17,7 @@ def smoke_from_env(smoke: bool) -> bool:
     return bool(smoke) or os.environ.get("LABKIT_SMOKE", "").strip().lower() in ("1", "true", "yes")
 
 
-def _positive_ints(values, name: str, *, allow_empty: bool = False) -> tuple[int, ...]:
+def positive_ints(values, name: str, *, allow_empty: bool = False) -> tuple[int, ...]:
     values = (values,) if isinstance(values, int) else tuple(values)
     if not values and not allow_empty:
         raise ValueError(f"{name} is empty: give at least one value")
@@ -27,7 +27,7 @@ def _positive_ints(values, name: str, *, allow_empty: bool = False) -> tuple[int
     return values
 
 
-def _check_common(params: Any) -> Callable[[str, Any], None]:
+def check_common(params: Any) -> Callable[[str, Any], None]:
     """Check the knobs every lab has (dataset, device, seed), canonicalise the dataset name, and return a
     setter for the frozen dataclass ``params``."""
     def set_(name: str, value: Any) -> None:
@@ -41,8 +41,8 @@ def _check_common(params: Any) -> Callable[[str, Any], None]:
 
 
 @dataclass(frozen=True)
-class _LabParams:
-    """The knobs every lab has (checked by :func:`_check_common`)."""
+class LabParams:
+    """The knobs every lab has (checked by :func:`check_common`)."""
 
     dataset: str = "mnist"
     data_dir: str | None = None
@@ -56,7 +56,7 @@ class _LabParams:
 
 
 @dataclass(frozen=True)
-class _SweepParams(_LabParams):
+class SweepParams(LabParams):
     """The knobs of a lab whose grids run through :func:`labkit.sweep.run_sweep`: where trials run."""
 
     executor: str = "local"
@@ -68,7 +68,13 @@ class _SweepParams(_LabParams):
         return Executor(self.executor, self.ray_address, self.threads_per_trial)
 
 
-def _validated(cls, smoke_values: dict[str, Any], lab: str, params: dict[str, Any]):
+def notebook_values(cls, namespace: dict[str, Any]) -> dict[str, Any]:
+    """Return the values of ``cls``'s fields found in ``namespace`` (a notebook's ``globals()`` after its
+    parameters cell and papermill's injected one), so a notebook builds its Params without naming each knob."""
+    return {f.name: namespace[f.name] for f in dataclasses.fields(cls) if f.name in namespace}
+
+
+def validated_params(cls, smoke_values: dict[str, Any], lab: str, params: dict[str, Any]):
     """Build ``cls(**params)`` (unknown names are an error), then shrink the knobs still at their default
     when smoke is on, so ``--smoke -p widths [16]`` keeps the 16."""
     fields = {f.name for f in dataclasses.fields(cls)}
@@ -83,7 +89,7 @@ def _validated(cls, smoke_values: dict[str, Any], lab: str, params: dict[str, An
     return dataclasses.replace(given, smoke=True, **shrunk)
 
 
-def _fraction_list(values, name: str, *, low: float, high: float, closed_high: bool = False) -> tuple[float, ...]:
+def numbers_in_range(values, name: str, *, low: float, high: float, closed_high: bool = False) -> tuple[float, ...]:
     values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
     if not values:
         raise ValueError(f"{name} is empty: give at least one value")
@@ -95,14 +101,14 @@ def _fraction_list(values, name: str, *, low: float, high: float, closed_high: b
     return tuple(float(v) for v in values)
 
 
-def _int_lists(values, name: str) -> tuple[tuple[int, ...], ...]:
+def int_lists(values, name: str) -> tuple[tuple[int, ...], ...]:
     values = tuple(values)
     if not values:
         raise ValueError(f"{name} is empty: give at least one list of values")
-    return tuple(_positive_ints(v, f"{name}[{i}]") for i, v in enumerate(values))
+    return tuple(positive_ints(v, f"{name}[{i}]") for i, v in enumerate(values))
 
 
-def _check_bools(params: Any, *names: str) -> None:
+def check_bools(params: Any, *names: str) -> None:
     """Raise ValueError naming the first of ``names`` whose value on ``params`` is not True or False."""
     for name in names:
         if not isinstance(getattr(params, name), bool):

@@ -24,14 +24,14 @@ SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c"}
 _UNITS = (("_per_s", "per s"), ("_ms", "ms"), ("_s", "s"), ("_bytes", "bytes"))
 
 
-def _new_figure(ncols: int, width_in: float, height_in: float = 4.0) -> tuple[Figure, list[Axes]]:
+def new_figure(ncols: int, width_in: float, height_in: float = 4.0) -> tuple[Figure, list[Axes]]:
     with sns.axes_style("whitegrid"):
         fig = Figure(figsize=(width_in, height_in), layout="constrained")
         axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, list(axes)
 
 
-def _axis_label(column: str) -> str:
+def axis_label(column: str) -> str:
     """``latency_ms`` -> ``latency (ms)``, ``test_acc`` -> ``test accuracy (%)``."""
     if column.endswith("acc"):
         return column[:-3].replace("_", " ") + "accuracy (%)"
@@ -41,7 +41,7 @@ def _axis_label(column: str) -> str:
     return column.replace("_", " ")
 
 
-def _as_percent(values: pd.Series) -> pd.Series:
+def as_percent(values: pd.Series) -> pd.Series:
     """Accuracy in percent: fractions (all values within 0-1) are scaled by 100."""
     return values * 100 if values.dropna().between(0, 1).all() else values
 
@@ -52,7 +52,7 @@ def _spans_decades(values: pd.Series) -> bool:
     return len(values) > 0 and values.min() > 0 and values.max() > 10 * values.min()
 
 
-def _text(value: object) -> str:
+def display_text(value: object) -> str:
     """A label for ``value``: whole floats without their ``.0`` (CSV columns with blanks read as float)."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -89,14 +89,14 @@ def _tradeoff_panel(ax: Axes, data: pd.DataFrame, x: str, y: str, *, y_lower_bet
         ax.scatter(data[x], data[y], s=30, color="#4c72b0", alpha=0.8, label="run")
     for group, color in zip(groups, colors):
         members = data[data[hue] == group]
-        ax.scatter(members[x], members[y], s=30, color=color, alpha=0.85, label=_text(group))
+        ax.scatter(members[x], members[y], s=30, color=color, alpha=0.85, label=display_text(group))
     on_front = data[front].sort_values([x, y])
     ax.step(on_front[x], on_front[y], where="post", color=FRONT_COLOR, lw=1.5, label="Pareto front")
     ax.scatter(on_front[x], on_front[y], s=110, facecolors="none", edgecolors=FRONT_COLOR, lw=1.5,
                label="on the front")
     for which, column in (("x", x), ("y", y)):
         if not column.endswith("acc"):
-            _scale_axis(ax, which, data[column])
+            scale_axis(ax, which, data[column])
     if label is not None:
         ax.margins(0.08)  # room for the labels of the outermost points
         _annotate(ax, data, on_front, x, y, label, max_labels, y_lower_better)
@@ -122,7 +122,7 @@ def _annotate(ax: Axes, data: pd.DataFrame, on_front: pd.DataFrame, x: str, y: s
     others = [i for i in data.index if i not in on_front.index] if len(data) <= max_labels else []
     positions, placed = _unit_positions(ax, data, x, y), []
     for index in [*on_front.index[::-1], *others]:  # the most accurate front point first
-        px, py, text = positions.at[index, "x"], positions.at[index, "y"], _text(data.at[index, label])
+        px, py, text = positions.at[index, "x"], positions.at[index, "y"], display_text(data.at[index, label])
         # About 0.016 of a panel's width per character of 8-pt text, 0.08 of its height per line.
         crowded = (abs(px - qx) < 0.02 + 0.016 * max(len(text), n) and abs(py - qy) < 0.08
                    for qx, qy, n in placed)
@@ -137,7 +137,7 @@ def _annotate(ax: Axes, data: pd.DataFrame, on_front: pd.DataFrame, x: str, y: s
                     va="top" if dy < 0 else "bottom", fontsize=8, color="#333333")
 
 
-def _scale_axis(ax: Axes, which: str, values: pd.Series) -> None:
+def scale_axis(ax: Axes, which: str, values: pd.Series) -> None:
     """Log scale with 1-2-5 ticks when ``values`` span more than a decade; engineering tick labels."""
     axis, values = getattr(ax, f"{which}axis"), values.dropna()
     formatter = EngFormatter(sep="") if values.abs().max() >= 1e4 else FuncFormatter(lambda v, _: f"{v:g}")
@@ -161,15 +161,15 @@ def tradeoff_plots(df: pd.DataFrame, *, flops: str = "flops", accuracy: str = "t
     a label that would overlap one already drawn is left out.
     """
     data = df.copy()
-    data[accuracy] = _as_percent(data[accuracy].astype(float))
+    data[accuracy] = as_percent(data[accuracy].astype(float))
     groups = list(pd.unique(data[hue].dropna())) if hue is not None else []
     try:
         groups = sorted(groups)
     except TypeError:
         pass
     colors = sns.color_palette("colorblind" if len(groups) <= 10 else "husl", len(groups))
-    fig, axes = _new_figure(3, 15.0, 4.4)
-    names = {flops: "FLOPs per example", latency: "latency (ms per example)", accuracy: _axis_label(accuracy)}
+    fig, axes = new_figure(3, 15.0, 4.4)
+    names = {flops: "FLOPs per example", latency: "latency (ms per example)", accuracy: axis_label(accuracy)}
     panels = ((flops, accuracy, False, "Accuracy vs compute"), (flops, latency, True, "Latency vs compute"),
               (latency, accuracy, False, "Accuracy vs latency"))
     for ax, (x, y, y_lower_better, panel_title) in zip(axes, panels):
@@ -186,13 +186,13 @@ def tradeoff_plots(df: pd.DataFrame, *, flops: str = "flops", accuracy: str = "t
 
 def training_curves(history: pd.DataFrame) -> Figure:
     """Loss and accuracy (%) per epoch, one line per split (train, val, test) that ``history`` holds."""
-    fig, (loss_ax, acc_ax) = _new_figure(2, 11.0, 4.0)
+    fig, (loss_ax, acc_ax) = new_figure(2, 11.0, 4.0)
     for split, color in SPLIT_COLORS.items():
         style = {"color": color, "marker": "o", "label": split}
         if f"{split}_loss" in history:
             loss_ax.plot(history["epoch"], history[f"{split}_loss"], **style)
         if f"{split}_acc" in history:
-            acc_ax.plot(history["epoch"], _as_percent(history[f"{split}_acc"].astype(float)), **style)
+            acc_ax.plot(history["epoch"], as_percent(history[f"{split}_acc"].astype(float)), **style)
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss per epoch")
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy per epoch")
     for ax in (loss_ax, acc_ax):
@@ -215,7 +215,7 @@ def latency_trace_plot(trace_ms: Sequence[float] | np.ndarray | pd.Series, *, wi
     index = np.arange(trace.size)
     cold_ms, median_ms = trace[0], float(np.median(trace[1:] if trace.size > 1 else trace))
     log_scale = cold_ms > 10 * median_ms  # else the cold point would flatten the warm ones
-    fig, (ax,) = _new_figure(1, 9.0, 4.0)
+    fig, (ax,) = new_figure(1, 9.0, 4.0)
     ax.plot(index, trace, lw=0.6, color="#7f7f7f", alpha=0.7, label="each inference")
     if trace.size > 1:
         mean, std = moving_stats(trace[1:], window)
@@ -242,16 +242,16 @@ def bar_chart(df: pd.DataFrame, x: str, y: str, *, ylabel: str | None = None, ti
     """Bars of ``y`` for each value of ``x`` (e.g. batch size), grouped by ``hue``; values written on top."""
     data = df.copy()
     if y.endswith("acc"):
-        data[y] = _as_percent(data[y].astype(float))
+        data[y] = as_percent(data[y].astype(float))
     if hue is not None:
-        data[hue] = data[hue].map(_text)
-    fig, (ax,) = _new_figure(1, 7.0, 4.0)
+        data[hue] = data[hue].map(display_text)
+    fig, (ax,) = new_figure(1, 7.0, 4.0)
     sns.barplot(data=data, x=x, y=y, hue=hue, errorbar=None, ax=ax,
                 palette="colorblind" if hue is not None else None)
     for bars in ax.containers:
         ax.bar_label(bars, fmt="%.3g", fontsize=8, padding=2)
     ax.margins(y=0.12)
-    ax.set(xlabel=_axis_label(x), ylabel=ylabel or _axis_label(y), title=title)
+    ax.set(xlabel=axis_label(x), ylabel=ylabel or axis_label(y), title=title)
     return fig
 
 
@@ -273,9 +273,9 @@ def batch_size_plots(runs: pd.DataFrame) -> Figure:
               ("batch_latency_per_example_ms", "inference latency (ms per example)"),
               ("test_acc", "test accuracy (%)")]
     data = runs.assign(batch_latency_per_example_ms=runs.batch_latency_ms / runs.batch_size,
-                       test_acc=_as_percent(runs.test_acc.astype(float)),
+                       test_acc=as_percent(runs.test_acc.astype(float)),
                        batch=runs.batch_size.astype(str))
-    fig, axes = _new_figure(len(panels), 16.0, 3.8)
+    fig, axes = new_figure(len(panels), 16.0, 3.8)
     for ax, (column, label) in zip(axes, panels):
         sns.barplot(data=data, x="batch", y=column, errorbar=None, ax=ax, color="#1f77b4")
         for bars in ax.containers:

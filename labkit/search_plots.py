@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from labkit.plots import FRONT_COLOR, _as_percent, _axis_label, _new_figure, _scale_axis, _text, pareto_mask
+from labkit.plots import FRONT_COLOR, as_percent, axis_label, new_figure, scale_axis, display_text, pareto_mask
 
 RUN_COLOR, NEVER_COLOR = "#4c72b0", "#7f7f7f"
 MAX_CATEGORIES = 8  # a knob with at most this many values is drawn as a strip, one column per value
@@ -30,7 +30,7 @@ def metric_label(column: str) -> str:
         return f"training time to {match[1]}% train accuracy (s)"
     if match := re.fullmatch(r"epochs_to_(\d+)", column):
         return f"epochs to {match[1]}% train accuracy"
-    return _axis_label(column)
+    return axis_label(column)
 
 
 def _metric_name(column: str) -> str:
@@ -61,18 +61,18 @@ def pareto_plot(runs: pd.DataFrame, *, cost: str = "time_to_90_s", accuracy: str
     its points numbered and listed beside the panel. Runs without a cost (target never reached) are grey
     crosses in a band at the right edge, and counted in the title."""
     data = runs.copy()
-    data[accuracy] = _as_percent(_numeric(data[accuracy]))
+    data[accuracy] = as_percent(_numeric(data[accuracy]))
     data[cost] = _numeric(data[cost])
     data = data[data[accuracy].notna()]
     shown, never = data[data[cost].notna()], data[data[cost].isna()]
-    fig, (ax,) = _new_figure(1, 8.5 if label is None else 12.0, 5.2)
+    fig, (ax,) = new_figure(1, 8.5 if label is None else 12.0, 5.2)
     ax.scatter(shown[cost], shown[accuracy], s=28, color=RUN_COLOR, alpha=0.75, label=f"run ({len(shown)})")
     on_front = shown[pareto_mask(shown, cost, accuracy)].sort_values([cost, accuracy])
     ax.step(on_front[cost], on_front[accuracy], where="post", color=FRONT_COLOR, lw=1.5, label="Pareto front")
     ax.scatter(on_front[cost], on_front[accuracy], s=110, facecolors="none", edgecolors=FRONT_COLOR, lw=1.5,
                label=f"on the front ({len(on_front)})")
     if len(shown):
-        _scale_axis(ax, "x", shown[cost])
+        scale_axis(ax, "x", shown[cost])
     ax.margins(0.08)
     if label is not None and len(on_front):
         _number_front(ax, on_front, cost, accuracy, label, max_labels)
@@ -92,12 +92,12 @@ def _number_front(ax: Axes, on_front: pd.DataFrame, cost: str, accuracy: str, la
     with each run's label, accuracy and cost in a key right of the panel."""
     unit = " s" if cost.endswith("_s") else ""
     numbered = on_front.head(max_labels)
-    width = max(len(_text(name)) for name in numbered[label])
+    width = max(len(display_text(name)) for name in numbered[label])
     lines = []
     for number, (_, run) in enumerate(numbered.iterrows(), start=1):
         ax.annotate(str(number), (run[cost], run[accuracy]), xytext=(-6, 5), textcoords="offset points",
                     ha="right", va="bottom", fontsize=8, fontweight="bold", color=FRONT_COLOR)
-        lines.append(f"{number:>2}  {_text(run[label]):<{width}}  {run[accuracy]:5.1f}%  {run[cost]:#.3g}{unit}")
+        lines.append(f"{number:>2}  {display_text(run[label]):<{width}}  {run[accuracy]:5.1f}%  {run[cost]:#.3g}{unit}")
     if len(on_front) > max_labels:
         lines.append(f"    and {len(on_front) - max_labels} more")
     ax.text(1.02, 1.0, "Pareto front, cheapest first\n" + "\n".join(lines), transform=ax.transAxes, ha="left",
@@ -129,7 +129,7 @@ def _levels(values: pd.Series) -> list:
 
 def _tick_text(level: object) -> str:
     """A knob value as a tick label, long snake_case names on two lines (``kaiming\\nnormal``)."""
-    text = _text(level)
+    text = display_text(level)
     return text.replace("_", "\n", 1) if len(text) > 8 else text
 
 
@@ -160,7 +160,7 @@ def _knob_panel(ax: Axes, x: pd.Series, y: pd.Series, rng: np.random.Generator) 
         bins = pd.qcut(x[keep], q=min(6, x[keep].nunique()), duplicates="drop")
         medians = pd.DataFrame({"x": x[keep], "y": y[keep]}).groupby(bins, observed=True).median()
         ax.plot(medians["x"], medians["y"], marker="_", ms=18, mew=2.5, color=FRONT_COLOR, lw=1, zorder=3)
-        _scale_axis(ax, "x", x[keep])
+        scale_axis(ax, "x", x[keep])
     return position
 
 
@@ -193,13 +193,13 @@ def hyperparameter_scatter(runs: pd.DataFrame, params: Sequence[str], *,
         grid = fig.subplots(len(metrics), len(params), squeeze=False, sharey="row")
     for row, metric in zip(grid, metrics):
         y = _numeric(runs[metric])
-        y = _as_percent(y) if metric.endswith("acc") else y
+        y = as_percent(y) if metric.endswith("acc") else y
         positions = [_knob_panel(ax, runs[param], y, rng) for ax, param in zip(row, params)]
         for ax, param in zip(row, params):
-            ax.set_xlabel(_axis_label(param))
+            ax.set_xlabel(axis_label(param))
         row[0].set_ylabel(metric_label(metric), fontsize=9)
         if not metric.endswith("acc") and y.notna().any():
-            _scale_axis(row[0], "y", y)
+            scale_axis(row[0], "y", y)
         if y.isna().any():
             _draw_missing_band(row, positions, y.isna(), metric)
     names = " and ".join(_metric_name(m) for m in metrics)
@@ -230,4 +230,4 @@ def top_spread_note(runs: pd.DataFrame, by: str = "test_acc", *, n: int = 3, exa
         return ""
     spread = float(best.max() - best.min())
     return (f"The top {len(best)} by {_metric_name(by)} are within {100 * spread:.2f} points of each "
-            f"other ({round(spread * examples):,} of {examples:,} examples). ")
+            f"other ({round(spread * examples):,} of {examples:,} examples).")

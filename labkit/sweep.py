@@ -169,3 +169,12 @@ def best_tradeoff(runs: pd.DataFrame, *, cost: str = "flops", accuracy: str = "t
     """
     good = runs[runs[accuracy] >= runs[accuracy].max() - tolerance]
     return good.sort_values([cost, accuracy], ascending=[True, False]).iloc[0]
+
+
+def run_one(config: dict[str, Any], trial: Callable[[dict[str, Any]], dict[str, Any]], path: str | Path, *,
+            key_fields: dict[str, Any] | None = None, sweep: str = "sweep",
+            tracking: "bool | Tracker | None" = False) -> pd.Series:
+    """Run one resumable step: ``trial(config)`` unless its row is already recorded at ``path``; return the row.
+    For loops whose next config depends on the last row (Lab 4's pruning steps); see :func:`run_sweep`."""
+    return run_sweep([config], trial, path, key_fields=key_fields, sweep=sweep, tracking=tracking,
+                     progress=False).iloc[0]

@@ -78,7 +78,7 @@ def _physical_cores_linux() -> int | None:
     return len(cores) or None
 
 
-def _cpu_flags() -> str:
+def cpu_flags() -> str:
     info = _read_fields(CPUINFO_PATH)
     flags = info.get("flags") or info.get("Features") or ""
     return " ".join(sorted({f for f in flags.split() if _SIMD.match(f)})) or None
@@ -139,7 +139,7 @@ def fingerprint() -> dict[str, object]:
                                   platform.version),
         "machine": _first(platform.machine),
         "cpu_model": cpu_model(),
-        "cpu_simd_flags": _first(_cpu_flags, lambda: _sysctl("machdep.cpu.features").lower()),
+        "cpu_simd_flags": _first(cpu_flags, lambda: _sysctl("machdep.cpu.features").lower()),
         "cpu_cores_physical": _first(_physical_cores_linux, lambda: int(_sysctl("hw.physicalcpu")),
                                      lambda: _psutil().cpu_count(logical=False)),
         "cpu_cores_logical": _first(os.cpu_count),

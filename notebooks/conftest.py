@@ -26,6 +26,10 @@ def _missing_mnist() -> list[Path]:
 
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.notebooks)
+            item.add_marker(pytest.mark.slow)
     notebook_items = [item for item in items if here in Path(str(item.fspath)).parents
                       and Path(str(item.fspath)).name not in NEEDS_NO_DATA]
     missing = _missing_mnist() if notebook_items else []

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labkit.zoo import BERT_VOCAB_SIZE, QuestionAnswering
+from labkit.labs.inference.zoo import BERT_VOCAB_SIZE, QuestionAnswering
 
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labkit import cli
+from labkit.course import cli
 
 
 def test_values_are_parsed_like_papermill_yaml():
@@ -122,7 +122,7 @@ def test_section_headings_follow_the_last_markdown_heading():
 
 
 def test_run_with_report_keeps_vector_figures_and_writes_html_without_tex(tmp_path, monkeypatch, capsys):
-    from labkit import report
+    from labkit.course import report
 
     notebook = _tiny_notebook(tmp_path / "tiny.ipynb")
     nb = nbformat.read(notebook, as_version=4)

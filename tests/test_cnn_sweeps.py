@@ -1,15 +1,15 @@
-"""The Lab 2 trial and grids: what a row records, grid sizes, configs read back, models and tables kept."""
+"""The Lab 2 trial: what a row records, configs read back, models and tables kept."""
 
 import dataclasses
 
 import pytest
 
-from labkit import cnn_sweeps, results, sweep
-from labkit.cnn_sweeps import (BASELINE, CLASSIC, CNNSetup, architecture_sweeps, cnn_trial, config_from_row,
-                               model_path, pathology_configs, run_cnn_sweep, target_columns, training_grid,
-                               two_conv_grid)
+from labkit import results, sweep
+from labkit.data import load_splits
+from labkit.labs.cnn import sweeps as cnn_sweeps
+from labkit.labs.cnn.sweeps import (BASELINE, CNNSetup, cnn_trial, config_from_row, model_path, run_cnn_sweep,
+                                    target_columns, train_baseline)
 from labkit.models import load_model
-from labkit.params import Lab2Params
 
 SMALL = {**BASELINE, "channels": [4, 4], "hidden": [16], "batch_size": 16, "lr": 0.05}
 
@@ -60,34 +60,6 @@ def test_target_columns_name_the_percentage():
     assert target_columns(0.965) == ("time_to_96_5_s", "epochs_to_96_5")
 
 
-def test_default_grids_are_at_least_as_large_as_the_lab_asks():
-    p = Lab2Params()
-    models = two_conv_grid(BASELINE, kernel_sizes=p.grid_kernel_sizes, channels=p.grid_channels, hidden=p.grid_hidden)
-    assert len(models) == 72 and len({str(m) for m in models}) == 72
-    trainings = training_grid(BASELINE, inits=p.grid_inits, batch_sizes=p.grid_batch_sizes,
-                              lr_momentum=p.grid_lr_momentum)
-    assert len(trainings) == 48 and {t["init"] for t in trainings} == set(p.grid_inits)
-
-
-def test_architecture_sweeps_vary_one_knob_each():
-    sweeps = architecture_sweeps(CLASSIC, channels=[(8, 16), (32, 64)], kernel_sizes=[3, 5, 7], conv_layers=[1, 3],
-                                 batch_sizes=[1, 64])
-    assert [c["channels"] for c in sweeps["channels"]] == [[8, 16], [32, 64]]
-    assert [(c["kernel_sizes"], c["padding"]) for c in sweeps["kernel size"]] == [([3, 3], 1), ([5, 5], 2), ([7, 7], 3)]
-    assert [c["channels"] for c in sweeps["conv layers"]] == [[32], [32, 64, 128]]
-    assert [c["batch_size"] for c in sweeps["batch size"]] == [1, 64]
-    for configs in sweeps.values():
-        for config in configs:
-            cnn_sweeps.build_model(config)  # every config builds
-
-
-def test_pathologies_change_one_knob_each():
-    changed = {name: {k for k in config if config[k] != BASELINE[k]} for name, config in pathology_configs(BASELINE).items()}
-    assert changed == {"learning rate too high": {"lr"}, "learning rate too low": {"lr", "momentum"},
-                       "momentum too high": {"momentum"}, "batch size too small": {"batch_size"},
-                       "large model overfits": {"channels", "hidden"}}
-
-
 def test_sweep_keeps_tables_and_models_and_rows_give_back_their_config(setup, tmp_path):
     path = tmp_path / "results.csv"
     configs = [SMALL, {**SMALL, "kernel_sizes": [5, 3], "pool": [True, False], "dropout": 0.5}]
@@ -123,3 +95,10 @@ def test_reached_at_first_check_and_its_note_compare_each_run_s_first_check_with
     assert "mostly ranks" not in one, "one of two is not most"
     assert "2 of 2 configurations were" in cnn_sweeps.first_check_note(path, runs.run_key, 4, target=low)
     assert cnn_sweeps.first_check_note(path, runs.run_key, 4, target=high + 1e-9) == ""
+
+
+def test_train_baseline_trains_lab_2s_baseline_architecture(data_dir):
+    data = load_splits("mnist", data_dir, train_limit=200, test_limit=50)
+    model = train_baseline(data, epochs=1, device="cpu")
+    assert model.config() == cnn_sweeps.build_model(BASELINE, image_size=data.size).config()
+    assert not model.training, "returned in eval mode, ready to prune or rewrite"

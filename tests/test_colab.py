@@ -9,8 +9,8 @@ import types
 import nbformat
 import pytest
 
-from labkit import cli, colab
-from labkit.results import project_root
+from labkit.course import cli, colab
+from labkit.paths import project_root
 
 
 def test_every_notebook_has_the_badge_and_the_setup_cell_from_one_url():
@@ -18,8 +18,8 @@ def test_every_notebook_has_the_badge_and_the_setup_cell_from_one_url():
         nb = nbformat.read(path, as_version=4)
         intro = next(c for c in nb.cells if c.cell_type == "markdown")
         first_code = next(c for c in nb.cells if c.cell_type == "code")
-        assert colab.badge(path.name) in intro.source, f"{path.name}: badge out of date (python -m labkit.colab)"
-        assert first_code.source == colab.setup_cell(), f"{path.name}: first cell out of date (python -m labkit.colab)"
+        assert colab.badge(path.name) in intro.source, f"{path.name}: badge out of date (python -m labkit.course.colab)"
+        assert first_code.source == colab.setup_cell(), f"{path.name}: first cell out of date (python -m labkit.course.colab)"
         assert colab.REPO_URL in first_code.source
 
 
@@ -78,7 +78,7 @@ def test_on_colab_the_cell_clones_installs_and_keeps_reports_on_drive(tmp_path):
         drive.mount = lambda point: os.makedirs(os.path.join(point, "MyDrive"), exist_ok=True)
         colab_module.drive, google.colab = drive, colab_module
         sys.modules.update({{"google": google, "google.colab": colab_module, "google.colab.drive": drive}})
-        from labkit import colab
+        from labkit.course import colab
         exec(colab.setup_cell(), {{}})
         print(json.dumps({{"cwd": os.getcwd(), "reports": os.environ.get("LABKIT_REPORTS_DIR")}}))
     """)
@@ -92,7 +92,7 @@ def test_on_colab_the_cell_clones_installs_and_keeps_reports_on_drive(tmp_path):
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["cwd"] == str(home / "labkit-labs" / "notebooks")
-    assert (home / "labkit-labs" / "labkit" / "colab.py").is_file(), "the repository was cloned"
-    assert (tmp_path / "site" / "labkit" / "colab.py").is_file(), "labkit was pip-installed from the clone"
+    assert (home / "labkit-labs" / "labkit" / "course" / "colab.py").is_file(), "the repository was cloned"
+    assert (tmp_path / "site" / "labkit" / "course" / "colab.py").is_file(), "labkit was pip-installed from the clone"
     assert seen["reports"] == str(home / "drive" / "MyDrive" / "labkit-reports")
     assert (home / "drive" / "MyDrive" / "labkit-reports").is_dir()

@@ -14,9 +14,11 @@ import time
 import pytest
 import torch
 
-from labkit import cli, executors, results, sweep
-from labkit.cnn_sweeps import BASELINE, CNNSetup, run_cnn_sweep
-from labkit.params import lab1, lab2
+from labkit import executors, results, sweep
+from labkit.course import cli
+from labkit.labs.cnn.sweeps import BASELINE, CNNSetup, run_cnn_sweep
+from labkit.labs.cnn.params import lab2
+from labkit.labs.mlp.params import lab1
 from labkit.tracking import default_tracking_uri, finished_runs
 
 
@@ -62,6 +64,8 @@ def test_ray_without_ray_installed_says_what_to_install(tmp_path, monkeypatch):
 TIMING = ("time", "_s", "_ms", "per_s", "memory")
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_ray_on_this_machine_gives_the_local_metrics_decodes_once_per_worker_and_records_failures(data_dir,
                                                                                                    tmp_path):
     ray = pytest.importorskip("ray")
@@ -199,6 +203,8 @@ def _every_config_exactly_once(path):
     return rows
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_a_worker_killed_mid_trial_on_a_two_node_cluster_loses_and_repeats_nothing(two_node_cluster, tmp_path):
     driver, path, marks = _start_driver(tmp_path, two_node_cluster)
     _wait_for(lambda: list(marks.iterdir()), driver, "a trial started on some worker")
@@ -215,6 +221,8 @@ def test_a_worker_killed_mid_trial_on_a_two_node_cluster_loses_and_repeats_nothi
     assert len(set(rows.pid)) >= 2, "trials ran in more than one worker"
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_a_driver_killed_mid_sweep_on_the_cluster_resumes_without_repeating_finished_trials(two_node_cluster,
                                                                                                tmp_path):
     driver, path, marks = _start_driver(tmp_path, two_node_cluster)

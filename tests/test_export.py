@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from labkit import export, zoo
+from labkit import export
+from labkit.labs.inference import zoo
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from labkit import gemm
+from labkit.labs.gemm import rewrite as gemm
 from labkit.models import CNN, MLP
 
 LAYOUTS = gemm.LAYOUTS  # naive, folded, nhwc

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labkit import gpu_matmul
+from labkit.labs.gemm import gpu_matmul
 
 REASON = gpu_matmul.gpu_unavailable()
 

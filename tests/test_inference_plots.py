@@ -1,6 +1,6 @@
 import pandas as pd
 
-from labkit import inference_plots
+from labkit.labs.inference import figures as inference_plots
 
 
 def _latency_rows() -> pd.DataFrame:

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from labkit import memory
+from labkit.labs.inference import memory
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 import pytest
 
-from labkit import mlp_sweeps, results
-from labkit.mlp_sweeps import MLP_BASELINE, TrialSetup, mlp_trial, run_mlp_sweep
+from labkit import results
+from labkit.labs.mlp import sweeps as mlp_sweeps
+from labkit.labs.mlp.sweeps import MLP_BASELINE, TrialSetup, mlp_trial, run_mlp_sweep
 from labkit.sweep import grid
 
 

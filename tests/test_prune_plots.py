@@ -1,6 +1,6 @@
 import pandas as pd
 
-from labkit import prune_plots
+from labkit.labs.pruning import figures as prune_plots
 
 
 def test_pruning_steps_plot_has_a_panel_per_layer_and_circles_rejected_steps():

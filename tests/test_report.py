@@ -8,7 +8,7 @@ import pytest
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from labkit import report, report_check
+from labkit.course import report, report_check
 
 
 def _executed(path, outputs):
@@ -51,7 +51,7 @@ def test_long_tables_continue_in_pieces_that_fit_a_page_with_the_header_repeated
 
 
 def test_web_images_leave_the_printed_markdown():
-    from labkit import colab
+    from labkit.course import colab
 
     source = f"# Lab 1\n\n{colab.badge('01_mlp_sweeps.ipynb')}\n\nSee ![the plot](https://example.org/p.png) here."
     assert report.printable_markdown(source) == "# Lab 1\n\n\n\nSee the plot here."

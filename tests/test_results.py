@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.results import (IncompatibleResultsError, append_result, check_compatible, completed_keys,
-                            config_key, project_root, read_results, reports_dir)
+from labkit.paths import project_root, reports_dir
+from labkit.results import (IncompatibleResultsError, append_result, check_compatible, completed_keys, config_key,
+                            read_results)
+
 
 def test_config_key_is_stable_and_ignores_key_order():
     key = config_key({"depth": 2, "width": 64, "lr": 1e-3})
@@ -18,7 +20,7 @@ def test_config_key_differs_when_a_knob_differs():
 
 
 def test_config_key_hashes_numpy_numbers_like_python_numbers():
-    np = pytest.importorskip("numpy")
+    import numpy as np
     assert config_key({"width": np.int64(64)}) == config_key({"width": 64})
 
 

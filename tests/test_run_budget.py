@@ -6,44 +6,12 @@ import math
 import pandas as pd
 import pytest
 
-from labkit import params, run_budget
-from labkit.cnn_sweeps import BASELINE, MODEL_KNOBS, TRAINING_KNOBS
-from labkit.params import Lab2Params
+from labkit.labs.cnn import params, plan
+from labkit.labs.cnn import budget as run_budget
+from labkit.labs.cnn.sweeps import BASELINE, MODEL_KNOBS, TRAINING_KNOBS
+from labkit.labs.cnn.params import Lab2Params
 
 SMALL = {**BASELINE, "channels": [4, 4], "hidden": [16], "batch_size": 16}
-
-
-def by_sweep(trials):
-    counts = {}
-    for t in trials:
-        counts.setdefault(t.sweep, []).append(t)
-    return counts
-
-
-def test_default_plan_has_every_sweep_of_the_notebook_with_its_epochs_and_data():
-    p = Lab2Params()
-    plan = by_sweep(run_budget.lab2_trials(p))
-    sizes = {name: len(trials) for name, trials in plan.items()}
-    assert sizes == {"baseline": 1, "regularization": len(p.dropouts) + len(p.weight_decays) + len(p.lrs),
-                     "normalization": 2, "channels": len(p.arch_channels), "kernel size": len(p.arch_kernel_sizes),
-                     "conv layers": len(p.arch_conv_layers), "batch size": len(p.arch_batch_sizes),
-                     "model grid": 72, "training grid": 48, "pathologies": 5, "final": 1}
-    assert {t.epochs for t in plan["baseline"]} == {p.baseline_epochs}
-    assert {(t.epochs, t.train_limit) for t in plan["regularization"]} == {(20, 6000)}
-    assert {(t.epochs, t.train_limit) for t in plan["pathologies"]} == {(10, 6000)}
-    assert {(t.epochs, t.train_limit) for t in plan["model grid"] + plan["training grid"]} == {(2, None)}
-    assert [t.config["batch_size"] for t in plan["batch size"]] == list(p.arch_batch_sizes)
-
-
-def test_training_grid_and_final_run_use_the_models_given():
-    best = {**BASELINE, "channels": [8, 32], "kernel_sizes": [5, 3], "hidden": [50]}
-    knobs = {**best, "init": "default", "batch_size": 64, "lr": 0.05, "momentum": 0.5}
-    plan = by_sweep(run_budget.lab2_trials(Lab2Params(), best_model=best, best_training=knobs))
-    shapes = {(tuple(t.config["channels"]), tuple(t.config["kernel_sizes"])) for t in plan["training grid"]}
-    assert shapes == {((8, 32), (5, 3))}
-    assert {t.config["batch_size"] for t in plan["training grid"]} == {16, 32, 64, 128}
-    assert plan["final"][0].config == knobs
-    assert [t.sweep for trials in plan.values() for t in trials if t.save_models] == ["baseline", "final"]
 
 
 def test_split_sizes_follow_the_80_20_split_and_the_limits():
@@ -60,9 +28,9 @@ def test_each_distinct_step_is_priced_once_per_round_and_trials_count_their_work
         return 0.001 * len(calls), 1e-5  # step time grows with each call: median/min/max are checkable
 
     monkeypatch.setattr(run_budget, "price_config", fake_price)
-    trials = [run_budget.PlannedTrial("a", SMALL, 2, None),
-              run_budget.PlannedTrial("a", {**SMALL, "init": "default", "lr": 0.5}, 2, None),  # same step as above
-              run_budget.PlannedTrial("b", {**SMALL, "batch_size": 100}, 3, 6000)]
+    trials = [plan.PlannedTrial("a", SMALL, 2, None),
+              plan.PlannedTrial("a", {**SMALL, "init": "default", "lr": 0.5}, 2, None),  # same step as above
+              plan.PlannedTrial("b", {**SMALL, "batch_size": 100}, 3, 6000)]
     priced = run_budget.price_trials(trials, checks_per_epoch=10, probe_examples=2000, rounds=3)
     assert sorted(calls) == [16, 16, 16, 100, 100, 100]
     first, third = priced.iloc[0], priced.iloc[2]
@@ -85,13 +53,13 @@ def test_price_config_times_a_real_training_step_and_evaluation():
 
 def test_rounds_below_one_are_refused():
     with pytest.raises(ValueError, match="rounds"):
-        run_budget.price_trials([run_budget.PlannedTrial("a", SMALL, 1, None)], rounds=0)
+        run_budget.price_trials([plan.PlannedTrial("a", SMALL, 1, None)], rounds=0)
 
 
 def test_measured_rows_join_their_priced_trial_by_sweep_and_config(monkeypatch):
     monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.01, 1e-5))
-    trials = [run_budget.PlannedTrial("a", SMALL, 1, None), run_budget.PlannedTrial("b", SMALL, 1, None),
-              run_budget.PlannedTrial("b", {**SMALL, "lr": 0.1}, 1, None)]
+    trials = [plan.PlannedTrial("a", SMALL, 1, None), plan.PlannedTrial("b", SMALL, 1, None),
+              plan.PlannedTrial("b", {**SMALL, "lr": 0.1}, 1, None)]
     priced = run_budget.price_trials(trials, rounds=1)
 
     def as_stored(sweep, config, seconds):  # lists are text in a results file
@@ -107,19 +75,19 @@ def test_measured_rows_join_their_priced_trial_by_sweep_and_config(monkeypatch):
 
 
 def test_cli_budget_prints_every_sweep_and_the_total(monkeypatch, capsys):
-    from labkit import cli
+    from labkit.course import cli
 
     monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.02, 1e-4))
     assert cli.main(["budget", "--smoke", "--rounds", "1", "-p", "sweep_epochs", "2"]) == 0
     printed = capsys.readouterr().out
     smoke = params.lab2(smoke=True, sweep_epochs=2)
-    assert f"{len(run_budget.lab2_trials(smoke))} trials" in printed
+    assert f"{len(plan.trials(smoke))} trials" in printed
     for sweep in ("baseline", "model grid", "training grid", "pathologies", "final", "total"):
         assert sweep in printed
 
 
 def test_cli_budget_names_an_unknown_parameter(monkeypatch):
-    from labkit import cli
+    from labkit.course import cli
 
     monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.02, 1e-4))
     with pytest.raises(SystemExit, match="epochz"):
@@ -128,14 +96,14 @@ def test_cli_budget_names_an_unknown_parameter(monkeypatch):
 
 def test_a_config_planned_twice_is_priced_once_like_the_runner_trains_it_once(monkeypatch):
     monkeypatch.setattr(run_budget, "price_config", lambda config, **_: (0.01, 1e-5))
-    trials = [run_budget.PlannedTrial("a", SMALL, 2, None), run_budget.PlannedTrial("b", dict(SMALL), 2, None),
-              run_budget.PlannedTrial("c", SMALL, 3, None),  # other epochs: another run
-              run_budget.PlannedTrial("d", SMALL, 2, None, save_models=True)]  # keeps its model: another run
+    trials = [plan.PlannedTrial("a", SMALL, 2, None), plan.PlannedTrial("b", dict(SMALL), 2, None),
+              plan.PlannedTrial("c", SMALL, 3, None),  # other epochs: another run
+              plan.PlannedTrial("d", SMALL, 2, None, save_models=True)]  # keeps its model: another run
     priced = run_budget.price_trials(trials, rounds=1)
     assert priced.repeat.tolist() == [False, True, False, False]
     assert priced.work_s.iloc[1] == 0 and priced.work_s.iloc[2] > priced.work_s.iloc[0] > 0
     assert run_budget.by_sweep(priced).repeats.tolist() == [0, 1, 0, 0, 1]
-    default = run_budget.price_trials(run_budget.lab2_trials(Lab2Params()), rounds=1)
+    default = run_budget.price_trials(plan.trials(Lab2Params()), rounds=1)
     # repeats: the classic net in all four one-knob sweeps (3), and the baseline's config for 2 epochs in the
     # normalisation sweep, the model grid and (its best standing in) the training grid (2)
     assert len(default) - default.repeat.sum() == 146
@@ -145,9 +113,9 @@ def test_first_rotates_the_timing_order_but_not_which_trial_is_the_repeat(monkey
     calls = []
     monkeypatch.setattr(run_budget, "price_config",
                         lambda config, **_: calls.append(config["batch_size"]) or (0.01, 1e-5))
-    trials = [run_budget.PlannedTrial("a", SMALL, 1, None),
-              run_budget.PlannedTrial("b", {**SMALL, "batch_size": 64}, 1, None),
-              run_budget.PlannedTrial("c", SMALL, 1, None)]
+    trials = [plan.PlannedTrial("a", SMALL, 1, None),
+              plan.PlannedTrial("b", {**SMALL, "batch_size": 64}, 1, None),
+              plan.PlannedTrial("c", SMALL, 1, None)]
     priced = run_budget.price_trials(trials, rounds=1, first=1)
     assert calls == [64, 16]
     assert priced.repeat.tolist() == [False, False, True]

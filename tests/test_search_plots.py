@@ -112,6 +112,6 @@ def test_top_runs_by_least_overfitting(runs):
 def test_top_spread_note_gives_the_top_runs_spread_in_points_and_examples(runs):
     # top 3 by test accuracy: d 0.95, c 0.93, a 0.90 -> 5 points, 500 of 10,000 examples
     assert top_spread_note(runs, "test_acc", examples=10_000) == (
-        "The top 3 by test accuracy are within 5.00 points of each other (500 of 10,000 examples). ")
+        "The top 3 by test accuracy are within 5.00 points of each other (500 of 10,000 examples).")
     assert top_spread_note(runs, "test_acc", n=2, examples=200).startswith("The top 2 by test accuracy are within 2.00")
     assert top_spread_note(runs.head(1), "test_acc", examples=100) == ""

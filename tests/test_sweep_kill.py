@@ -17,7 +17,7 @@ N_CONFIGS = 6
 SCRIPT = textwrap.dedent(f"""
     import signal
     import sys
-    from labkit.cnn_sweeps import BASELINE, CNNSetup, run_cnn_sweep
+    from labkit.labs.cnn.sweeps import BASELINE, CNNSetup, run_cnn_sweep
 
     # A runner that started the tests in the background (bash `cmd &`) leaves SIGINT ignored, and the child would
     # inherit that; Ctrl-C in a terminal raises KeyboardInterrupt, so restore Python's own handler.
@@ -46,6 +46,7 @@ def _all_runs(path):
     return client.search_runs([experiment.experiment_id]) if experiment else []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "Ctrl-C"])
 def test_a_killed_sweep_resumes_with_every_config_exactly_once(how, data_dir, tmp_path):
     script = tmp_path / "sweep.py"

@@ -248,6 +248,7 @@ def mlflow_server(tmp_path) -> str:
         log.close()
 
 
+@pytest.mark.slow
 def test_real_mlflow_server_gets_one_finished_run_per_sweep_config(mlflow_server, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv(TRACKING_ENV, mlflow_server)
     results = tmp_path / "reports" / "02_cnn_sweeps" / "results.csv"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labkit import zoo
+from labkit.labs.inference import zoo
 
 pytest.importorskip("transformers")
 

@@ -9,7 +9,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from labkit.prune import HEURISTICS
+from labkit.labs.pruning.prune import HEURISTICS
 
 _ACCURACIES = (("acc_before", "before the step", "#4c72b0"), ("acc_pruned", "right after pruning", "#c44e52"),
                ("acc_retrained", "after retraining", "#55a868"))

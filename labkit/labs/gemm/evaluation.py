@@ -11,10 +11,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from labkit import prune
 from labkit.data import DataSplits, Split
+from labkit.labs.cnn.sweeps import train_baseline
+from labkit.labs.pruning import prune
 from labkit.models import CNN, load_model, save_model
-from labkit.train import fit_with_checks, seed_everything
 
 
 def lab4_model_or_small(out: Path, data: DataSplits, *, explicit: str | None = None, epochs: int = 2,
@@ -30,11 +30,7 @@ def lab4_model_or_small(out: Path, data: DataSplits, *, explicit: str | None = N
     path = out / "small_pruned_model.pt"
     if path.is_file():
         return load_model(path), f"a small pruned model an earlier run of this lab trained ({path})"
-    seed_everything(seed)
-    model = CNN([16, 16], 3, hidden=[100], init="xavier_uniform", image_size=data.size, num_classes=data.num_classes)
-    fit_with_checks(model, data, epochs=epochs, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.9,
-                    device=device, seed=seed, verbose=False, checks_per_epoch=0)
-    model = model.cpu().eval()
+    model = train_baseline(data, epochs=epochs, seed=seed, device=device).cpu()
     removals = {}
     for layer in prune.prunable_layers(model):
         scores = prune.channel_importance(model, layer, "l2")

@@ -1,6 +1,6 @@
 """Google Colab: the "Open in Colab" badges, the first cell of every notebook, reports on Drive.
 
-The repository URL lives here (:data:`REPO_URL`) and nowhere else by hand: ``python -m labkit.colab``
+The repository URL lives here (:data:`REPO_URL`) and nowhere else by hand: ``python -m labkit.course.colab``
 rewrites each notebook's badge and first code cell from it, and a test checks they agree. The first
 cell installs labkit from the repository only when ``google.colab`` is imported (a no-op in Jupyter,
 papermill and nbval); labkit's loose requirements keep Colab's own CUDA torch.
@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from labkit.results import REPORTS_ENV
+from labkit.paths import REPORTS_ENV
 
 REPO_URL = "https://github.com/labkit-labs/labkit-labs"
 BRANCH = "main"
@@ -41,7 +41,7 @@ if "google.colab" in sys.modules:  # Colab only (a no-op in Jupyter, papermill a
         subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "{BRANCH}", repo, checkout], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", checkout], check=True)
     os.chdir(os.path.join(checkout, "notebooks"))
-    from labkit import colab
+    from labkit.course import colab
     colab.keep_reports_on_drive()'''
 
 
@@ -95,7 +95,7 @@ def sync_notebook(path: Path) -> bool:
 
 
 def main() -> int:
-    from labkit.cli import available_notebooks
+    from labkit.course.cli import available_notebooks
 
     for path in available_notebooks():
         print(f"{path.name}: {'updated' if sync_notebook(path) else 'already in sync'}")

@@ -9,7 +9,9 @@ when tracking is on) and saves its model, so an interrupted loop resumes at the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,11 +20,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from labkit import prune
 from labkit.counting import count_macs, count_params
 from labkit.data import DataSplits
+from labkit.labs.cnn.sweeps import train_baseline
+from labkit.labs.pruning import prune
 from labkit.models import CNN, load_model, save_model
-from labkit.sweep import run_sweep
+from labkit.results import config_key, read_results
+from labkit.sweep import run_one
 from labkit.sysinfo import fingerprint_id
 from labkit.train import evaluate, fit_with_checks, resolve_device, seed_everything
 
@@ -112,33 +116,34 @@ def prune_step(model: CNN, masks: dict[str, list[int]], layer: str, data: DataSp
             "macs_formula": prune.cnn_macs(smaller.config()), "masks": json.dumps(new_masks)}
 
 
+def _step_trial(config: dict[str, Any], *, source: Path, masks: dict[str, list[int]], layer: str, data: DataSplits,
+                setup: PruneSetup, results_path: Path, key_fields: dict[str, Any]) -> dict[str, Any]:
+    """One pruning step as a sweep trial: the model saved at ``source`` with ``masks``, pruned once more in ``layer``."""
+    target = _checkpoint(results_path, config_key({**config, **key_fields}))
+    return prune_step(load_masked(source, masks), masks, layer, data, setup, target)
+
+
 def prune_layer(start: Path, masks: dict[str, list[int]], layer: str, data: DataSplits, setup: PruneSetup,
                 results_path: str | Path, *, start_id: str, tracking: bool = False,
                 max_steps: int | None = None) -> tuple[Path, dict, pd.DataFrame]:
     """Prune ``layer`` one channel at a time from the model saved at ``start`` (holding ``masks``) until a step's
     drop exceeds the threshold, one channel is left, or ``max_steps`` steps ran (None: no cap). Return (the last
-    kept model's path, its masks, the rows)."""
+    kept model's path, its masks, the rows). Each step is recorded once (:func:`labkit.sweep.run_one`): a rerun
+    reads the steps already done and goes on from there."""
     results_path = Path(results_path)
-    rows, current, current_masks, step = [], start, masks, 1
-    while True:
-        config = {"layer": layer, "step": step, "from_model": current.stem}
-        key_fields = setup.key_fields(start_id)
-
-        def trial(config: dict[str, Any], source: Path = current, held: dict = current_masks) -> dict[str, Any]:
-            from labkit.results import config_key
-
-            target = _checkpoint(results_path, config_key({**config, **key_fields}))
-            return prune_step(load_masked(source, held), held, layer, data, setup, target)
-
-        row = run_sweep([config], trial, results_path, key_fields=key_fields, sweep=f"prune_{layer}",
-                        tracking=tracking, progress=False).iloc[0]
+    key_fields = setup.key_fields(start_id)
+    rows, current, current_masks = [], start, masks
+    for step in itertools.count(1):
+        trial = functools.partial(_step_trial, source=current, masks=current_masks, layer=layer, data=data,
+                                  setup=setup, results_path=results_path, key_fields=key_fields)
+        row = run_one({"layer": layer, "step": step, "from_model": current.stem}, trial, results_path,
+                      key_fields=key_fields, sweep=f"prune_{layer}", tracking=tracking)
         rows.append(row)
         if not bool(row["kept"]):
             break
         current, current_masks = _checkpoint(results_path, row["run_key"]), json.loads(row["masks"])
         if int(row["channels_left"]) <= 1 or (max_steps is not None and step >= max_steps):
             break
-        step += 1
     return current, current_masks, pd.DataFrame(rows).reset_index(drop=True)
 
 
@@ -162,8 +167,6 @@ def step_model(results_path: str | Path, row: pd.Series, example: torch.Tensor) 
 
 def lab2_best_model(reports_root: Path, dataset: str) -> Path | None:
     """Return Lab 2's saved best model if Lab 2 recorded runs on ``dataset``, else None."""
-    from labkit.results import read_results
-
     lab2 = reports_root / "02_cnn_sweeps"
     path, results = lab2 / "best_model.pt", lab2 / "results.csv"
     if not path.is_file() or not results.is_file():
@@ -185,11 +188,7 @@ def start_model(out: Path, data: DataSplits, dataset: str, *, explicit: str | No
     path = out / "start_model.pt"
     if path.is_file():
         return load_model(path), path, f"the Lab 2 baseline architecture trained by an earlier run of this lab ({path})"
-    seed_everything(seed)
-    model = CNN([16, 16], 3, hidden=[100], init="xavier_uniform", image_size=data.size,
-                num_classes=data.num_classes)
-    fit_with_checks(model, data, epochs=epochs, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.9,
-                    device=device, seed=seed, verbose=False, checks_per_epoch=0)
+    model = train_baseline(data, epochs=epochs, seed=seed, device=device)
     save_model(model, path)
     return model.eval(), path, (f"the Lab 2 baseline architecture trained here for {epochs} epoch(s): no Lab 2 best "
                                 f"model trained on {dataset} was found under {out.parent}")

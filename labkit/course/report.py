@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from labkit.results import reports_dir
+from labkit.paths import reports_dir
 
 TEX_TOOLS = ("xelatex", "pandoc")
 APT_INSTALL = ("sudo apt-get install -y texlive-xetex texlive-fonts-recommended "

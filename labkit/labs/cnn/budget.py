@@ -10,7 +10,6 @@ priced, so the run takes longer than its price. Seconds are wall-clock on this m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import pandas as pd
@@ -18,55 +17,15 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
-from labkit import cnn_sweeps
 from labkit.data import train_val_split
+from labkit.labs.cnn import plan
+from labkit.labs.cnn import sweeps as cnn_sweeps
+from labkit.labs.cnn.plan import PlannedTrial
 from labkit.results import config_key
 from labkit.train import make_optimizer
 
 OFFICIAL_SIZES = {"mnist": (60_000, 10_000), "fashion_mnist": (60_000, 10_000)}  # training, test images
 EVAL_BATCH = 256  # train.evaluate and timing.dataset_inference_s batch size
-
-
-@dataclass(frozen=True)
-class PlannedTrial:
-    """One trial of a run: its sweep, its config, its epoch cap, the training examples it draws from
-    (``train_limit`` before the 80/20 split; None: all) and whether it keeps its model (its own run)."""
-
-    sweep: str
-    config: dict[str, Any]
-    epochs: int
-    train_limit: int | None
-    save_models: bool = False
-
-
-def lab2_trials(p: Any, best_model: dict[str, Any] | None = None,
-                best_training: dict[str, Any] | None = None) -> list[PlannedTrial]:
-    """The trials ``notebooks/02_cnn_sweeps.ipynb`` trains for the :class:`labkit.params.Lab2Params` ``p``, in order.
-
-    The training grid runs on the model grid's most accurate model and the final run on the best training
-    knobs; neither is known before the run: ``best_model`` / ``best_training`` stand in (default: the
-    baseline's architecture, the baseline's knobs).
-    """
-    base = {**cnn_sweeps.BASELINE, "batch_size": p.batch_size, "lr": p.lr, "momentum": p.momentum}
-    limit = p.limits()["train_limit"]
-    best_model = best_model or base
-    plan = [("baseline", [base], p.baseline_epochs, limit),
-            ("regularization", cnn_sweeps.regularization_configs(base, dropouts=p.dropouts,
-                                                                 weight_decays=p.weight_decays, lrs=p.lrs),
-             p.regularization_epochs, p.regularization_limit),
-            ("normalization", [{**base, "normalize": on} for on in (True, False)], p.sweep_epochs, limit)]
-    arch = cnn_sweeps.architecture_sweeps(cnn_sweeps.CLASSIC, channels=p.arch_channels,
-                                          kernel_sizes=p.arch_kernel_sizes, conv_layers=p.arch_conv_layers,
-                                          batch_sizes=p.arch_batch_sizes)
-    plan += [(name, configs, p.sweep_epochs, limit) for name, configs in arch.items()]
-    plan += [("model grid", cnn_sweeps.two_conv_grid(base, kernel_sizes=p.grid_kernel_sizes, channels=p.grid_channels,
-                                                     hidden=p.grid_hidden), p.sweep_epochs, limit),
-             ("training grid", cnn_sweeps.training_grid(best_model, inits=p.grid_inits, batch_sizes=p.grid_batch_sizes,
-                                                        lr_momentum=p.grid_lr_momentum), p.sweep_epochs, limit),
-             ("pathologies", list(cnn_sweeps.pathology_configs(base).values()), p.pathology_epochs, p.pathology_limit),
-             ("final", [best_training or best_model], p.final_epochs, limit)]
-    return [PlannedTrial(sweep, config, epochs, train_limit, save_models=sweep in ("baseline", "final"))
-            for sweep, configs, epochs, train_limit in plan for config in configs]
 
 
 def split_sizes(dataset: str, train_limit: int | None, test_limit: int | None) -> tuple[int, int, int]:
@@ -194,7 +153,7 @@ def measured_vs_priced(priced: pd.DataFrame, trials: Sequence[PlannedTrial], res
 
 def describe(p: Any, *, rounds: int = 3, min_run_time: float = 0.2) -> str:
     """Price Lab 2's run for the parameters ``p`` here and return it as text: per sweep and in total (minutes)."""
-    trials = lab2_trials(p)
+    trials = plan.trials(p)
     priced = price_trials(trials, dataset=p.dataset, test_limit=p.test_limit, checks_per_epoch=p.checks_per_epoch,
                           probe_examples=p.probe_examples, rounds=rounds, min_run_time=min_run_time)
     table = by_sweep(priced)

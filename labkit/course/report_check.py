@@ -1,6 +1,6 @@
 """Check a PDF report the way a reader would: pages, figures, the generated answers and their symbols, no debris.
 
-Used by CI after ``labkit run 01 --smoke --report``: ``python -m labkit.report_check REPORT.pdf NOTEBOOK.ipynb``.
+Used by CI after ``labkit run 01 --smoke --report``: ``python -m labkit.course.report_check REPORT.pdf NOTEBOOK.ipynb``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""Attention in the MAC counts: the CPU attention kernel torch's flop counter misses, and BERT's block GEMMs.
+"""The GEMMs of one BERT encoder block: every matrix product, its operand shapes and its MACs (Lab 3).
 
-On CPU, ``scaled_dot_product_attention`` runs ``aten._scaled_dot_product_flash_attention_for_cpu``, for
-which this torch's ``FlopCounterMode`` has no formula: it counts 0 for QK^T and attention x V. labkit
-hands the counter torch's own SDPA formula for that kernel (``custom_mapping``; torch's global registry
-is left alone, so a plain counter still shows the gap).
+The attention matmuls' MAC formula itself is in :mod:`labkit.layer_formulas`, which every MAC count uses.
 """
 
 from __future__ import annotations
@@ -11,37 +8,6 @@ from __future__ import annotations
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.flop_counter import sdpa_flop_count
-
-
-def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-    """FLOPs of one CPU flash-attention call: QK^T plus attention x V, 2 per multiply-add (mask ignored)."""
-    return sdpa_flop_count(query_shape, key_shape, value_shape)
-
-
-def flop_formulas() -> dict:
-    """Return the formulas labkit adds to ``FlopCounterMode(custom_mapping=...)``: aten op -> FLOPs formula."""
-    formulas = {}
-    cpu_attention = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
-    if cpu_attention is not None:
-        formulas[cpu_attention] = _cpu_sdpa_flops
-    return formulas
-
-
-def is_self_attention(module: nn.Module) -> bool:
-    """True for a self-attention module that states its heads (``num_attention_heads``, ``attention_head_size``),
-    as transformers' BERT does; its two attention matmuls happen inside it, in no leaf module."""
-    return isinstance(getattr(module, "num_attention_heads", None), int) and \
-        isinstance(getattr(module, "attention_head_size", None), int)
-
-
-def attention_macs(module: nn.Module, hidden_shape: tuple[int, ...]) -> tuple[int, str]:
-    """Return (MACs, formula) of the QK^T and attention x V matmuls of ``module`` on hidden states of shape
-    batch x seq_len x d_model: 2 x batch x heads x seq_len^2 x head_dim."""
-    batch, seq_len = int(hidden_shape[0]), int(hidden_shape[1])
-    heads, head_dim = module.num_attention_heads, module.attention_head_size
-    macs = 2 * batch * heads * seq_len * seq_len * head_dim
-    return macs, f"2 matmuls x {batch} x {heads} heads x {seq_len} x {seq_len} x {head_dim} head dim"
 
 
 def _config_sizes(model: nn.Module) -> tuple[int, int, int]:

@@ -1,4 +1,4 @@
-"""The channels-last layers of :mod:`labkit.gemm`: convolutions as GEMMs on (N, H, W, C) tensors, so a GEMM's
+"""The channels-last layers of :mod:`labkit.labs.gemm.rewrite`: convolutions as GEMMs on (N, H, W, C) tensors, so a GEMM's
 output is the next layer's input without a transpose; kn2row (one GEMM of the input with every kernel tap,
 then shifted additions); and the layout changes at the network's ends."""
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labkit.gemm_layers import GemmConv2d, GemmMaxPool2d
+from labkit.labs.gemm.layers import GemmConv2d, GemmMaxPool2d
 
 
 class GemmConv2dNHWC(nn.Module):
@@ -100,7 +100,7 @@ class GemmMaxPool2dNHWC(GemmMaxPool2d):
         return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
-def _nhwc_rows(linear: nn.Linear, channels: int) -> nn.Linear:
+def nhwc_rows(linear: nn.Linear, channels: int) -> nn.Linear:
     """Return a copy of ``linear`` whose input features are reordered from (C, H, W) to (H, W, C)."""
     spatial = linear.in_features // channels
     reordered = nn.Linear(linear.in_features, linear.out_features, bias=linear.bias is not None)

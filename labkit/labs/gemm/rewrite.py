@@ -27,9 +27,9 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from labkit.gemm_layers import (LAYOUTS, GemmConv2d, GemmFlatten, GemmLinear, GemmMaxPool2d,  # noqa: F401
+from labkit.labs.gemm.layers import (LAYOUTS, GemmConv2d, GemmFlatten, GemmLinear, GemmMaxPool2d,  # noqa: F401
                                 GemmReLU)
-from labkit.gemm_nhwc import FromNHWC, GemmConv2dKn2row, GemmConv2dNHWC, GemmMaxPool2dNHWC, ToNHWC, _nhwc_rows
+from labkit.labs.gemm.nhwc import FromNHWC, GemmConv2dKn2row, GemmConv2dNHWC, GemmMaxPool2dNHWC, ToNHWC, nhwc_rows
 
 _PASS_THROUGH = (nn.Dropout, nn.Identity)  # identity at inference
 
@@ -41,7 +41,7 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
         if next(module.children(), None) is None:
             leaves.append((name or type(module).__name__, module))
         elif not isinstance(module, nn.Sequential):
-            raise ValueError(f"{type(module).__name__} ({name or 'the model'}) runs its own forward: labkit.gemm "
+            raise ValueError(f"{type(module).__name__} ({name or 'the model'}) runs its own forward: labkit.labs.gemm.rewrite "
                              "rewrites chains of layers (nn.Sequential, labkit's CNN and MLP); rebuild it as one")
     return leaves
 
@@ -78,7 +78,7 @@ def to_gemm(model: nn.Module, *, layout: str = "folded") -> nn.Sequential:
             channels = module.out_channels
         elif isinstance(module, nn.Linear):
             if nhwc and flattened and channels is not None:
-                module, flattened = _nhwc_rows(module, channels), False
+                module, flattened = nhwc_rows(module, channels), False
             layers.append((name, GemmLinear(module)))
         elif isinstance(module, nn.ReLU):
             layers.append((name, GemmReLU()))
@@ -93,7 +93,7 @@ def to_gemm(model: nn.Module, *, layout: str = "folded") -> nn.Sequential:
             raise ValueError(f"layer {name!r}: a BatchNorm2d is folded into the convolution right before it, "
                              "and this one follows no convolution")
         else:
-            raise ValueError(f"layer {name!r} ({type(module).__name__}) has no GEMM rewrite in labkit.gemm; "
+            raise ValueError(f"layer {name!r} ({type(module).__name__}) has no GEMM rewrite in labkit.labs.gemm.rewrite; "
                              f"supported: Conv2d, Linear, BatchNorm2d after a Conv2d, ReLU, MaxPool2d, Flatten, "
                              "Dropout, Identity")
     if nhwc and channels is not None and not any(isinstance(layer, GemmFlatten) for _, layer in layers):

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.param_checks import _check_bools, _fraction_list, _positive_ints, _validated
+from labkit.labs.inference import zoo
+from labkit.labs.inference.latency import InferenceSetup
+from labkit.labs.inference.memory import OPTIMIZERS
+from labkit.labs.inference.speedups import VARIANTS
+from labkit.param_checks import check_bools, notebook_values, numbers_in_range, positive_ints, validated_params
+from labkit.train import resolve_device
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,6 @@ class Lab3Params:
     smoke: bool = False
 
     def __post_init__(self) -> None:
-        from labkit import zoo
-        from labkit.memory import OPTIMIZERS
-        from labkit.speedups import VARIANTS
-        from labkit.train import resolve_device
-
         def set_(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
@@ -50,17 +50,17 @@ class Lab3Params:
         zoo.check_seq_len(self.seq_len)
         zoo.check_resnet18_weights(self.resnet_weights)
         zoo.check_bert_checkpoint(self.bert_checkpoint)
-        _check_bools(self, "pretrained", "export_onnx")
+        check_bools(self, "pretrained", "export_onnx")
         for name in ("seed", "warmup"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name}={value!r}: must be a non-negative whole number")
         for name in ("repeats", "compare_examples", "compare_repeats", "layer_batch_size", "peak_batch_size",
                      "peak_rounds", "peak_matrix_size"):
-            _positive_ints(getattr(self, name), name)
+            positive_ints(getattr(self, name), name)
         for name in ("resnet_batch_sizes", "bert_batch_sizes", "speedup_resnet_batch_sizes",
                      "speedup_bert_batch_sizes"):
-            set_(name, _positive_ints(getattr(self, name), name))
+            set_(name, positive_ints(getattr(self, name), name))
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r}: choose from {list(OPTIMIZERS)}")
         variants = (self.variants,) if isinstance(self.variants, str) else tuple(self.variants)
@@ -68,7 +68,12 @@ class Lab3Params:
             if variant not in VARIANTS:
                 raise ValueError(f"variants contains {variant!r}: choose from {list(VARIANTS)}")
         set_("variants", variants)
-        _fraction_list(self.tolerance, "tolerance", low=0.0, high=1.0, closed_high=True)
+        numbers_in_range(self.tolerance, "tolerance", low=0.0, high=1.0, closed_high=True)
+
+    def setup(self) -> InferenceSetup:
+        """What stays fixed across the lab's measurements."""
+        return InferenceSetup(warmup=self.warmup, repeats=self.repeats, device=self.device, pretrained=self.pretrained,
+                              resnet_weights=self.resnet_weights, bert_checkpoint=self.bert_checkpoint, seed=self.seed)
 
 
 # What --smoke shrinks: batches, repeats and the sequence, so the notebook runs in about a minute. torch.compile
@@ -81,4 +86,9 @@ LAB3_SMOKE = dict(seq_len=32, resnet_batch_sizes=(1, 4), bert_batch_sizes=(1, 2)
 
 def lab3(**params: Any) -> Lab3Params:
     """Validate Lab 3's parameters as given (unknown names are an error), then apply ``smoke``."""
-    return _validated(Lab3Params, LAB3_SMOKE, "Lab 3", params)
+    return validated_params(Lab3Params, LAB3_SMOKE, "Lab 3", params)
+
+
+def from_notebook(namespace: dict[str, Any]) -> Lab3Params:
+    """Validate the notebook's parameters (its ``globals()``), then apply ``smoke``."""
+    return lab3(**notebook_values(Lab3Params, namespace))

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from labkit import prune
+from labkit.labs.pruning import prune
 from labkit.counting import count_macs, count_params, macs_to_flops
 from labkit.data import Split
 from labkit.timing import LatencyStats, measure_latency

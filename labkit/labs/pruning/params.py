@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.param_checks import (_check_bools, _check_common, _fraction_list, _LabParams, _positive_ints,
-                                 _validated)
+from labkit.labs.pruning.loop import PruneSetup
+from labkit.param_checks import (LabParams, check_bools, check_common, notebook_values, numbers_in_range,
+                                 positive_ints, validated_params)
 
 
 @dataclass(frozen=True)
-class Lab4Params(_LabParams):
+class Lab4Params(LabParams):
     """Every knob of Lab 4 (structured pruning), validated on creation."""
 
     dataset: str = "fashion_mnist"
@@ -35,24 +37,18 @@ class Lab4Params(_LabParams):
     smoke: bool = False
 
     def __post_init__(self) -> None:
-        import re
-
-        from labkit.prune import HEURISTICS
-
-        set_ = _check_common(self)
-        _check_bools(self, "tracking")
+        set_ = check_common(self)
+        check_bools(self, "tracking")
         for name in ("baseline_epochs", "retrain_epochs", "batch_size", "latency_repeats"):
-            _positive_ints(getattr(self, name), name)
+            positive_ints(getattr(self, name), name)
         for name in ("retrain_train_limit", "train_limit", "test_limit", "max_steps"):
             if getattr(self, name) is not None:
-                _positive_ints(getattr(self, name), name)
-        if self.heuristic not in HEURISTICS:
-            raise ValueError(f"heuristic={self.heuristic!r}: choose one of {list(HEURISTICS)}")
-        _fraction_list(self.threshold, "threshold", low=1e-9, high=1.0)
+                positive_ints(getattr(self, name), name)
+        self.setup()  # a bad heuristic or threshold fails here, with the loop's own bounds
         if self.accuracy_threshold is not None:
-            _fraction_list(self.accuracy_threshold, "accuracy_threshold", low=1e-9, high=1.0)
-        _fraction_list(self.lr, "lr", low=1e-12, high=100.0, closed_high=True)
-        _fraction_list(self.momentum, "momentum", low=0.0, high=1.0)
+            numbers_in_range(self.accuracy_threshold, "accuracy_threshold", low=1e-9, high=1.0)
+        numbers_in_range(self.lr, "lr", low=1e-12, high=100.0, closed_high=True)
+        numbers_in_range(self.momentum, "momentum", low=0.0, high=1.0)
         layer_name = re.compile(r"(conv|fc)[1-9][0-9]*")
         for layer in tuple(self.layers or ()) + (self.check_layer,):
             if not isinstance(layer, str) or not layer_name.fullmatch(layer):
@@ -60,7 +56,13 @@ class Lab4Params(_LabParams):
                                  "e.g. 'conv1', 'conv2', 'fc1'")
         if self.layers is not None:
             set_("layers", tuple(self.layers))
-        set_("latency_batch_sizes", _positive_ints(self.latency_batch_sizes, "latency_batch_sizes"))
+        set_("latency_batch_sizes", positive_ints(self.latency_batch_sizes, "latency_batch_sizes"))
+
+    def setup(self) -> PruneSetup:
+        """What stays fixed across the pruning loop's steps."""
+        return PruneSetup(heuristic=self.heuristic, retrain_epochs=self.retrain_epochs, threshold=self.threshold,
+                          batch_size=self.batch_size, lr=self.lr, momentum=self.momentum, device=self.device,
+                          seed=self.seed)
 
     @property
     def target_accuracy(self) -> float:
@@ -86,4 +88,9 @@ LAB4_SMOKE = dict(dataset="mnist", baseline_epochs=1, retrain_epochs=1, retrain_
 
 def lab4(**params: Any) -> Lab4Params:
     """Validate Lab 4's parameters as given (unknown names are an error), then apply ``smoke``."""
-    return _validated(Lab4Params, LAB4_SMOKE, "Lab 4", params)
+    return validated_params(Lab4Params, LAB4_SMOKE, "Lab 4", params)
+
+
+def from_notebook(namespace: dict[str, Any]) -> Lab4Params:
+    """Validate the notebook's parameters (its ``globals()``), then apply ``smoke``."""
+    return lab4(**notebook_values(Lab4Params, namespace))

@@ -18,13 +18,13 @@ from typing import Any, Sequence
 
 import yaml
 
-from labkit import report
-from labkit.results import project_root, reports_dir
+from labkit.course import report
+from labkit.paths import project_root, reports_dir
 
 
 def notebooks_dir() -> Path:
     """Return the folder holding the lab notebooks (the repo's ``notebooks/``)."""
-    for root in (project_root(), Path(__file__).resolve().parent.parent):
+    for root in (project_root(), Path(__file__).resolve().parents[2]):
         if root is not None and (root / "notebooks").is_dir():
             return root / "notebooks"
     raise FileNotFoundError("no notebooks/ folder found: run labkit from inside the labkit-labs checkout")
@@ -164,8 +164,9 @@ def export_reports(labs: Sequence[str], *, hide_code: bool = False, html: bool =
 
 
 def print_budget(parameters: dict[str, Any], *, rounds: int) -> int:
-    """Print the price of Lab 2's run with these notebook parameters (:mod:`labkit.run_budget`)."""
-    from labkit import params, run_budget
+    """Print the price of Lab 2's run with these notebook parameters (:mod:`labkit.labs.cnn.budget`)."""
+    from labkit.labs.cnn import params
+    from labkit.labs.cnn import budget as run_budget
 
     try:
         p = params.lab2(**parameters)

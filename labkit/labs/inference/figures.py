@@ -9,7 +9,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from labkit.plots import _text
+from labkit.plots import display_text
 
 MIB = 2 ** 20
 _TITLES = {"resnet18": "ResNet18 (224x224 images)", "bert": "BERT-base QA"}
@@ -24,7 +24,7 @@ def latency_throughput_plots(runs: pd.DataFrame) -> Figure:
         grid = fig.subplots(len(models), 3, squeeze=False)
     for axes, model in zip(grid, models):
         rows = runs[runs.model == model].sort_values("batch_size")
-        labels = [_text(b) for b in rows.batch_size]
+        labels = [display_text(b) for b in rows.batch_size]
         positions = np.arange(len(rows))
         errors = [rows.median_ms - rows.p10_ms, rows.p90_ms - rows.median_ms]
         bars = axes[0].bar(positions, rows.median_ms, yerr=errors, capsize=3, color="#4c72b0")
@@ -37,7 +37,7 @@ def latency_throughput_plots(runs: pd.DataFrame) -> Figure:
             ax.margins(y=0.15)
         axes[2].plot(rows.throughput_per_s, rows.median_ms, "o-", color="#c44e52")
         for _, row in rows.iterrows():
-            axes[2].annotate(f"batch {_text(row.batch_size)}", (row.throughput_per_s, row.median_ms),
+            axes[2].annotate(f"batch {display_text(row.batch_size)}", (row.throughput_per_s, row.median_ms),
                              textcoords="offset points", xytext=(5, 4), fontsize=8)
         axes[2].set(xlabel="throughput (examples/s)", ylabel="latency per batch (ms)",
                     title="latency vs throughput")
@@ -64,7 +64,7 @@ def speedup_plot(runs: pd.DataFrame, *, tolerance: float) -> Figure:
             bars = ax.bar(i + (j - (len(variants) - 1) / 2) * width, row.speedup, width=width, color=colors[variant],
                           hatch="//" if row.rel_diff > tolerance else None)
             ax.bar_label(bars, fmt="%.2fx", fontsize=8, padding=2)
-    ax.set_xticks(range(len(cases)), [f"{_TITLES.get(m, m).split(' ')[0]} batch {_text(b)}" for m, b in cases])
+    ax.set_xticks(range(len(cases)), [f"{_TITLES.get(m, m).split(' ')[0]} batch {display_text(b)}" for m, b in cases])
     ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
     ax.margins(y=0.15)
     ax.legend(handles=[Patch(color=colors[v], label=v) for v in variants], title="variant", fontsize=8)

@@ -1,4 +1,4 @@
-"""The NCHW layers of :mod:`labkit.gemm`: convolution as im2col + one matrix product, linear as a matrix
+"""The NCHW layers of :mod:`labkit.labs.gemm.rewrite`: convolution as im2col + one matrix product, linear as a matrix
 product, ReLU, max pooling and flatten as plain tensor ops; weights laid out once at build time."""
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ class GemmConv2d(nn.Module):
         super().__init__()
         if conv.groups != 1:
             raise ValueError(f"a grouped convolution (groups={conv.groups}) has no single-GEMM rewrite here; "
-                             "labkit.gemm supports groups=1")
+                             "labkit.labs.gemm.rewrite supports groups=1")
         if not isinstance(conv.padding, (tuple, int)) or conv.padding_mode != "zeros":
-            raise ValueError(f"padding={conv.padding!r}, padding_mode={conv.padding_mode!r}: labkit.gemm supports "
+            raise ValueError(f"padding={conv.padding!r}, padding_mode={conv.padding_mode!r}: labkit.labs.gemm.rewrite supports "
                              "numeric zero padding")
         if layout not in LAYOUTS:
             raise ValueError(f"layout={layout!r}: choose one of {list(LAYOUTS)}")
@@ -97,7 +97,7 @@ class GemmMaxPool2d(nn.Module):
     def __init__(self, pool: nn.MaxPool2d) -> None:
         super().__init__()
         if pool.return_indices:
-            raise ValueError("MaxPool2d(return_indices=True) is not supported by labkit.gemm")
+            raise ValueError("MaxPool2d(return_indices=True) is not supported by labkit.labs.gemm.rewrite")
         self.kernel_size, self.stride = pool.kernel_size, pool.stride or pool.kernel_size
         self.padding, self.dilation, self.ceil_mode = pool.padding, pool.dilation, pool.ceil_mode
 

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from labkit import zoo
+from labkit.labs.inference import zoo
 from labkit.counting import count_macs, count_params, macs_to_flops
 from labkit.sweep import run_sweep
 from labkit.sysinfo import fingerprint_id

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.param_checks import _check_bools, _check_common, _fraction_list, _LabParams, _positive_ints, _validated
+from labkit.labs.gemm.rewrite import LAYOUTS
+from labkit.param_checks import (LabParams, check_bools, check_common, notebook_values, numbers_in_range, positive_ints,
+                                 validated_params)
 
 
 @dataclass(frozen=True)
-class Lab5Params(_LabParams):
+class Lab5Params(LabParams):
     """Every knob of Lab 5 (GEMM rewrite), validated on creation."""
 
     dataset: str = "fashion_mnist"
@@ -31,17 +33,15 @@ class Lab5Params(_LabParams):
     smoke: bool = False
 
     def __post_init__(self) -> None:
-        from labkit.gemm import LAYOUTS
-
-        set_ = _check_common(self)
-        _check_bools(self, "compile")
+        set_ = check_common(self)
+        check_bools(self, "compile")
         for name in ("fallback_epochs", "batch_size", "latency_repeats", "rounds", "profile_repeats"):
-            _positive_ints(getattr(self, name), name)
+            positive_ints(getattr(self, name), name)
         for name in ("train_limit", "test_limit"):
             if getattr(self, name) is not None:
-                _positive_ints(getattr(self, name), name)
-        _fraction_list(self.fallback_prune_fraction, "fallback_prune_fraction", low=0.0, high=1.0)
-        _fraction_list(self.tolerance, "tolerance", low=1e-12, high=1.0)
+                positive_ints(getattr(self, name), name)
+        numbers_in_range(self.fallback_prune_fraction, "fallback_prune_fraction", low=0.0, high=1.0)
+        numbers_in_range(self.tolerance, "tolerance", low=1e-12, high=1.0)
         layouts = (self.layouts,) if isinstance(self.layouts, str) else tuple(self.layouts)
         for layout in layouts:
             if layout not in LAYOUTS:
@@ -50,7 +50,7 @@ class Lab5Params(_LabParams):
             raise ValueError("layouts is empty: give at least one of " + str(list(LAYOUTS)))
         set_("layouts", layouts)
         for name in ("latency_batch_sizes", "gpu_sizes"):
-            set_(name, _positive_ints(getattr(self, name), name))
+            set_(name, positive_ints(getattr(self, name), name))
 
 
 # What --smoke shrinks: data, repeats and rounds; torch.compile stays out (tens of seconds of compiling). A smoke
@@ -61,4 +61,9 @@ LAB5_SMOKE = dict(dataset="mnist", fallback_epochs=1, latency_repeats=6, rounds=
 
 def lab5(**params: Any) -> Lab5Params:
     """Validate Lab 5's parameters as given (unknown names are an error), then apply ``smoke``."""
-    return _validated(Lab5Params, LAB5_SMOKE, "Lab 5", params)
+    return validated_params(Lab5Params, LAB5_SMOKE, "Lab 5", params)
+
+
+def from_notebook(namespace: dict[str, Any]) -> Lab5Params:
+    """Validate the notebook's parameters (its ``globals()``), then apply ``smoke``."""
+    return lab5(**notebook_values(Lab5Params, namespace))

@@ -1,4 +1,5 @@
-"""The Lab 2 trial: train one CNN config (architecture + training knobs), measure it; and its grids.
+"""The Lab 2 trial: train one CNN config (architecture + training knobs), measure it (the sweeps it runs are
+:mod:`labkit.labs.cnn.plan`).
 
 A config is one flat dict: the :class:`labkit.models.CNN` keyword arguments (``channels``,
 ``kernel_sizes``, ``hidden``, ``padding``, ``pool``, ``batch_norm``, ``dropout``, ``init``) plus
@@ -12,7 +13,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
-import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -118,6 +118,17 @@ def train_config(config: dict[str, Any], setup: CNNSetup, *, verbose: bool = Fal
     return model, result, data
 
 
+def train_baseline(data: DataSplits, *, epochs: int, seed: int = 0, device: str = "auto") -> CNN:
+    """Train :data:`BASELINE` (architecture and training knobs) on ``data`` for ``epochs``, without the train-accuracy
+    checks; return it in eval mode (what Labs 4 and 5 prune or rewrite when Lab 2 saved no model)."""
+    seed_everything(seed)
+    model = build_model(BASELINE, image_size=data.size, num_classes=data.num_classes)
+    fit_with_checks(model, data, epochs=epochs, batch_size=BASELINE["batch_size"], lr=BASELINE["lr"],
+                    optimizer=BASELINE["optimizer"], momentum=BASELINE["momentum"],
+                    weight_decay=BASELINE["weight_decay"], device=device, seed=seed, verbose=False, checks_per_epoch=0)
+    return model.eval()
+
+
 def model_path(results_path: str | Path, config: dict[str, Any], setup: CNNSetup) -> Path:
     """Return where :func:`run_cnn_sweep` keeps the trained model of ``config`` when ``setup.save_models``."""
     return Path(results_path).parent / "models" / f"{config_key({**config, **setup.key_fields()})}.pt"
@@ -187,24 +198,7 @@ def first_check_note(results_path: str | Path, run_keys: Sequence[str], checks_p
             if hits > total / 2 else "")
     return (f"{hits} of {total} configurations {'was' if hits == 1 else 'were'} already at {target:.0%} train "
             f"accuracy at the first check (about 1/{checks_per_epoch} of an epoch in): their time to {target:.0%} "
-            f"is an upper bound set by the check interval{most}; more `checks_per_epoch` would separate them. ")
-
-
-def two_conv_grid(base: dict[str, Any], *, kernel_sizes: Sequence[Sequence[int]],
-                  channels: Sequence[Sequence[int]], hidden: Sequence[int]) -> list[dict[str, Any]]:
-    """Every two-conv model of the grid: ``kernel_sizes``/``channels`` give the values tried for conv1 and conv2,
-    ``hidden`` the widths of the one hidden FC layer; the rest of ``base`` is kept."""
-    configs = []
-    for k1, k2, c1, c2, h in itertools.product(*kernel_sizes, *channels, hidden):
-        configs.append({**base, "kernel_sizes": [k1, k2], "channels": [c1, c2], "hidden": [h]})
-    return configs
-
-
-def training_grid(base: dict[str, Any], *, inits: Sequence[str], batch_sizes: Sequence[int],
-                  lr_momentum: Sequence[Sequence[float]]) -> list[dict[str, Any]]:
-    """Every (initialisation, batch size, (learning rate, momentum) pair) for the model of ``base``."""
-    return [{**base, "init": init, "batch_size": batch, "lr": lr, "momentum": momentum}
-            for init, batch, (lr, momentum) in itertools.product(inits, batch_sizes, lr_momentum)]
+            f"is an upper bound set by the check interval{most}; more `checks_per_epoch` would separate them.")
 
 
 def config_from_row(row: pd.Series | dict[str, Any]) -> dict[str, Any]:
@@ -221,40 +215,6 @@ def config_from_row(row: pd.Series | dict[str, Any]) -> dict[str, Any]:
             value = int(value)
         config[knob] = value
     return config
-
-
-def architecture_sweeps(base: dict[str, Any], *, channels: Sequence[Sequence[int]], kernel_sizes: Sequence[int],
-                        conv_layers: Sequence[int], batch_sizes: Sequence[int]) -> dict[str, list[dict[str, Any]]]:
-    """The four one-knob sweeps around ``base`` (a conv-pool net): conv out-channels per layer, filter size
-    (same padding ``k // 2``), number of conv blocks (channels 32, 64, 128, ...), and training batch size."""
-    n = len(base["channels"])
-    return {
-        "channels": [{**base, "channels": list(c)} for c in channels],
-        "kernel size": [{**base, "kernel_sizes": [k] * n, "padding": k // 2} for k in kernel_sizes],
-        "conv layers": [{**base, "channels": [32 * 2 ** i for i in range(layers)], "kernel_sizes": [3] * layers,
-                         "padding": 1, "pool": True} for layers in conv_layers],
-        "batch size": [{**base, "batch_size": b} for b in batch_sizes],
-    }
-
-
-def regularization_configs(base: dict[str, Any], *, dropouts: Sequence[float], weight_decays: Sequence[float],
-                           lrs: Sequence[float]) -> list[dict[str, Any]]:
-    """The overfitting-regime runs, each one knob away from ``base``: every dropout rate, every L2 weight decay,
-    every learning rate."""
-    return ([{**base, "dropout": d} for d in dropouts] + [{**base, "weight_decay": w} for w in weight_decays]
-            + [{**base, "lr": value} for value in lrs])
-
-
-def pathology_configs(base: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Five ways to train badly, each one knob away from ``base``: learning rate too high (1.0) or too low
-    (1e-4, no momentum), momentum too high (0.99), batch too small (1), and a large model that overfits."""
-    return {
-        "learning rate too high": {**base, "lr": 1.0},
-        "learning rate too low": {**base, "lr": 1e-4, "momentum": 0.0},
-        "momentum too high": {**base, "momentum": 0.99},
-        "batch size too small": {**base, "batch_size": 1},
-        "large model overfits": {**base, "channels": [32, 32], "hidden": [512]},
-    }
 
 
 # Columns a Lab 2 table shows, in order; units are in the names (accuracy as a fraction).

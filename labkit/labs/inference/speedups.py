@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from labkit.inference import InferenceSetup, config_inputs, latency_configs, whole_numbers
+from labkit.labs.inference.latency import InferenceSetup, config_inputs, latency_configs, whole_numbers
 from labkit.sweep import run_sweep
 from labkit.timing import measure_latency
 from labkit.train import resolve_device
@@ -36,9 +36,9 @@ def bf16_support(device: torch.device) -> str | None:
         return None if torch.cuda.is_bf16_supported() else "this GPU has no bf16 support"
     if device.type != "cpu":
         return f"bf16 autocast is not measured on {device.type}"
-    from labkit.sysinfo import _cpu_flags
+    from labkit.sysinfo import cpu_flags
 
-    flags = _cpu_flags()
+    flags = cpu_flags()
     if any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16")):
         return None
     return "this CPU has no avx512_bf16/amx_bf16 instructions: bf16 would be emulated (slower than fp32)"

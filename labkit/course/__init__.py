@@ -1,0 +1,1 @@
+"""The course tools: the ``labkit`` command, PDF reports, Colab set-up."""

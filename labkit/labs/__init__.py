@@ -1,0 +1,1 @@
+"""The five labs, one package each: a lab imports labkit's core and earlier labs only."""

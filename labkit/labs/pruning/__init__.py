@@ -1,0 +1,1 @@
+"""Lab 4: structured pruning (the heuristic, the loop, the analysis, figures)."""
