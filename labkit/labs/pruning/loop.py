@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import itertools
 import json
 from dataclasses import asdict, dataclass
@@ -22,13 +23,14 @@ import torch
 
 from labkit.counting import count_macs, count_params
 from labkit.data import DataSplits
-from labkit.labs.cnn.sweeps import train_baseline
+from labkit.labs.cnn.sweeps import LAB as LAB2, train_baseline
 from labkit.labs.pruning import prune
 from labkit.models import CNN, load_model, save_model
 from labkit.results import config_key, read_results
 from labkit.sweep import run_one
 from labkit.sysinfo import fingerprint_id
 from labkit.train import evaluate, fit_with_checks, resolve_device, seed_everything
+from labkit.writer_lock import hold
 
 LAB = "04_pruning"
 STEP_COLUMNS = ["layer", "step", "channel", "channels_left", "acc_before", "acc_pruned", "acc_retrained",
@@ -40,7 +42,7 @@ class PruneSetup:
     """What stays fixed across the loop's steps (part of every row's resume key). ``threshold`` is the largest
     accepted drop of test accuracy per step (a fraction); retraining uses SGD with momentum, as in Lab 2."""
 
-    heuristic: str = "l2"
+    heuristic: str | prune.Heuristic = "l2"
     retrain_epochs: int = 5
     threshold: float = 0.01
     batch_size: int = 32
@@ -50,7 +52,7 @@ class PruneSetup:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.heuristic not in prune.HEURISTICS:
+        if not callable(self.heuristic) and self.heuristic not in prune.HEURISTICS:
             raise ValueError(f"heuristic={self.heuristic!r}: choose one of {list(prune.HEURISTICS)}")
         if not (isinstance(self.threshold, (int, float)) and 0 < self.threshold < 1):
             raise ValueError(f"threshold={self.threshold!r}: the accepted accuracy drop per step is a fraction in "
@@ -58,8 +60,21 @@ class PruneSetup:
 
     def key_fields(self, start: str) -> dict[str, Any]:
         """Fields recorded with each row: the lab, the setup, the start model's id and the machine fingerprint."""
-        return {"lab": LAB, **asdict(self), "device": str(resolve_device(self.device)), "start_model": start,
-                "fingerprint_id": fingerprint_id()}
+        return {"lab": LAB, **asdict(self), "heuristic": heuristic_name(self.heuristic),
+                "device": str(resolve_device(self.device)), "start_model": start, "fingerprint_id": fingerprint_id()}
+
+
+def heuristic_name(heuristic: str | prune.Heuristic) -> str:
+    """Return a heuristic's name for a resume key: the name itself, or a callable's name and a digest of its source
+    (so an edited heuristic starts a new loop instead of resuming the old one's steps)."""
+    if not callable(heuristic):
+        return heuristic
+    try:
+        source = inspect.getsource(heuristic).encode()
+    except (OSError, TypeError):
+        code = getattr(heuristic, "__code__", None)
+        source = code.co_code if code is not None else repr(heuristic).encode()
+    return f"{getattr(heuristic, '__name__', 'heuristic')} {hashlib.sha256(source).hexdigest()[:8]}"
 
 
 def model_id(model: CNN) -> str:
@@ -165,30 +180,47 @@ def step_model(results_path: str | Path, row: pd.Series, example: torch.Tensor) 
     return prune.remove_masked_channels(masked, example).eval()
 
 
-def lab2_best_model(reports_root: Path, dataset: str) -> Path | None:
-    """Return Lab 2's saved best model if Lab 2 recorded runs on ``dataset``, else None."""
-    lab2 = reports_root / "02_cnn_sweeps"
+def lab2_best_model(reports_root: Path, dataset: str) -> tuple[Path | None, str]:
+    """Return (Lab 2's saved best model, "") if Lab 2 recorded runs on ``dataset``, else (None, why not: the file
+    is absent, or Lab 2 trained on another dataset). A model whose Lab 2 results file is missing stops the lab."""
+    lab2 = reports_root / LAB2
     path, results = lab2 / "best_model.pt", lab2 / "results.csv"
-    if not path.is_file() or not results.is_file():
-        return None
+    if not path.is_file():
+        return None, f"there is no Lab 2 best model at {path}"
+    if not results.is_file():
+        raise FileNotFoundError(
+            f"{path} is there but Lab 2's results file {results} is not, so the dataset that model was trained on "
+            f"is unknown. Run Lab 2 again into {reports_root} to record it, pass start_model=\"{path}\" to prune "
+            "that model anyway, or move it aside to prune a baseline trained here.")
     recorded = read_results(results)
-    return path if "dataset" in recorded and (recorded.dataset == dataset).any() else None
+    trained_on = sorted(set(recorded.dataset.dropna())) if "dataset" in recorded else []
+    if dataset in trained_on:
+        return path, ""
+    return None, (f"Lab 2's best model ({path}) was trained on {', '.join(trained_on) or 'no recorded dataset'}, "
+                  f"not {dataset}")
 
 
 def start_model(out: Path, data: DataSplits, dataset: str, *, explicit: str | None = None, epochs: int = 5,
                 seed: int = 0, device: str = "auto") -> tuple[CNN, Path, str]:
     """Return (the model to prune, its file, how it was obtained): ``explicit`` when given, else Lab 2's best model
     when it was trained on ``dataset``, else the Lab 2 Fashion-MNIST baseline architecture trained here for
-    ``epochs`` (saved to ``out/start_model.pt`` and reused by a rerun)."""
+    ``epochs`` (saved to ``out/start_model.pt`` and reused by a rerun). A model file that is there but cannot be
+    loaded stops the lab (:class:`labkit.models.DamagedModelError`); only an absent one is replaced."""
+    hold(out)  # this lab writes into out from here on
     if explicit is not None:
-        return load_model(explicit), Path(explicit), f"the model given as start_model ({explicit})"
-    found = lab2_best_model(out.parent, dataset)
+        return (load_model(explicit, fix="pass another file as start_model, or start_model = None to use Lab 2's"),
+                Path(explicit), f"the model given as start_model ({explicit})")
+    found, why_not = lab2_best_model(out.parent, dataset)
     if found is not None:
-        return load_model(found), found, f"Lab 2's best model ({found})"
+        model = load_model(found, fix="run Lab 2 again into the same reports folder to save it again (its finished "
+                                      "runs are kept), pass start_model=\"FILE\" to prune another model, or move "
+                                      "it aside to prune a baseline trained here")
+        return model, found, f"Lab 2's best model ({found})"
     path = out / "start_model.pt"
     if path.is_file():
-        return load_model(path), path, f"the Lab 2 baseline architecture trained by an earlier run of this lab ({path})"
+        model = load_model(path, fix="delete it: this lab then trains its start model again")
+        return model, path, (f"the Lab 2 baseline architecture trained by an earlier run of this lab ({path}), "
+                             f"because {why_not}")
     model = train_baseline(data, epochs=epochs, seed=seed, device=device)
     save_model(model, path)
-    return model.eval(), path, (f"the Lab 2 baseline architecture trained here for {epochs} epoch(s): no Lab 2 best "
-                                f"model trained on {dataset} was found under {out.parent}")
+    return model.eval(), path, f"the Lab 2 baseline architecture trained here for {epochs} epoch(s), because {why_not}"

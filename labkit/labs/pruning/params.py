@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.labs.pruning.loop import PruneSetup
+from labkit.labs.pruning.prune import Heuristic
 from labkit.param_checks import (LabParams, check_bools, check_common, notebook_values, numbers_in_range,
                                  positive_ints, validated_params)
 
@@ -58,9 +59,10 @@ class Lab4Params(LabParams):
             set_("layers", tuple(self.layers))
         set_("latency_batch_sizes", positive_ints(self.latency_batch_sizes, "latency_batch_sizes"))
 
-    def setup(self) -> PruneSetup:
-        """What stays fixed across the pruning loop's steps."""
-        return PruneSetup(heuristic=self.heuristic, retrain_epochs=self.retrain_epochs, threshold=self.threshold,
+    def setup(self, heuristic: str | Heuristic | None = None) -> PruneSetup:
+        """What stays fixed across the pruning loop's steps; ``heuristic`` (a name or one's own function, see
+        :func:`labkit.labs.pruning.prune.channel_importance`) replaces the notebook's."""
+        return PruneSetup(heuristic=self.heuristic if heuristic is None else heuristic, retrain_epochs=self.retrain_epochs, threshold=self.threshold,
                           batch_size=self.batch_size, lr=self.lr, momentum=self.momentum, device=self.device,
                           seed=self.seed)
 

@@ -9,13 +9,15 @@ linear where one channel is a block of features, linear -> linear, residual coup
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 HEURISTICS = ("l2", "l1", "random")
+# A heuristic of one's own: (weight, bias or None) of a layer -> one score per output channel / neuron.
+Heuristic = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 
 def prunable_layers(model: nn.Module) -> list[str]:
@@ -36,9 +38,20 @@ def _units(layer: nn.Module) -> int:
     return layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
 
 
-def channel_importance(model: nn.Module, layer: str, heuristic: str = "l2", *, seed: int = 0) -> torch.Tensor:
+def channel_importance(model: nn.Module, layer: str, heuristic: str | Heuristic = "l2", *,
+                       seed: int = 0) -> torch.Tensor:
     """Return one importance score per output channel (conv) or neuron (linear) of ``layer``: the L2 or L1 norm
-    of its weights and bias together, or uniform random numbers (seeded) as a baseline. Higher = keep."""
+    of its weights and bias together, uniform random numbers (seeded) as a baseline, or what a callable
+    ``heuristic(weight, bias)`` returns (checked: one finite score per channel). Higher = keep."""
+    if callable(heuristic):
+        module = _layer(model, layer)
+        with torch.no_grad():
+            bias = None if module.bias is None else module.bias.detach().clone()
+            scores = torch.as_tensor(heuristic(module.weight.detach().clone(), bias)).detach().flatten()
+        if scores.numel() != _units(module) or not torch.isfinite(scores.double()).all():
+            raise ValueError(f"heuristic {getattr(heuristic, '__name__', heuristic)!r} gave {scores.numel()} score(s) "
+                             f"for the {_units(module)} channels of {layer} (one finite score per channel expected)")
+        return scores.float()
     if heuristic not in HEURISTICS:
         raise ValueError(f"unknown heuristic {heuristic!r}: choose one of {list(HEURISTICS)}")
     module = _layer(model, layer)
@@ -49,6 +62,17 @@ def channel_importance(model: nn.Module, layer: str, heuristic: str = "l2", *, s
         if module.bias is not None:
             rows = torch.cat([rows, module.bias.detach().reshape(-1, 1)], dim=1)
         return rows.norm(p=2 if heuristic == "l2" else 1, dim=1)
+
+
+def least_important(model: nn.Module, layer: str, heuristic: str | Heuristic = "l2", *, seed: int = 0) -> int:
+    """Return the output channel / neuron of ``layer`` to prune next: the lowest score among those no mask holds
+    at zero yet. Raise ValueError when one is left."""
+    importance = channel_importance(model, layer, heuristic, seed=seed)
+    done = set(pruned_channels(model, layer))
+    alive = [c for c in range(len(importance)) if c not in done]
+    if len(alive) <= 1:
+        raise ValueError(f"{layer} has one output channel/neuron left: it cannot be pruned further")
+    return min(alive, key=lambda c: float(importance[c]))
 
 
 def pruned_channels(model: nn.Module, layer: str) -> list[int]:
