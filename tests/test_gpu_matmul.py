@@ -27,3 +27,8 @@ def test_cuda_event_times_are_positive():
     a = torch.randn(256, 256, device="cuda")
     times = gpu_matmul.cuda_event_ms(lambda: a @ a, repeats=3, warmup=1)
     assert len(times) == 3 and min(times) > 0
+
+
+def test_the_triton_kernel_is_defined_once_so_it_is_compiled_once():
+    pytest.importorskip("triton")  # optional: Triton comes with CUDA builds of torch
+    assert gpu_matmul.triton_kernel() is gpu_matmul.triton_kernel()
