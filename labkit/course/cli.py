@@ -176,6 +176,34 @@ def print_budget(parameters: dict[str, Any], *, rounds: int) -> int:
     return 0
 
 
+def course_tool(args: argparse.Namespace) -> int:
+    """``labkit assign`` and ``labkit grade`` (:mod:`labkit.course.assign`, :mod:`labkit.course.grade`)."""
+    from labkit.course import assign, grade
+
+    root = notebooks_dir().parent
+    try:
+        if args.command == "grade":
+            labs = {nb.stem: nb for nb in available_notebooks()}
+            mode = "full" if args.full else "run" if args.run else "cells"
+            return grade.grade([Path(n) for n in args.notebooks], labs, out=Path(args.out) if args.out else None,
+                               mode=mode)
+        if args.check:
+            problems = assign.check(root)
+            for problem in problems:
+                print(f"labkit assign --check: {problem}", file=sys.stderr)
+            print(f"labkit assign --check: {'FAILED' if problems else 'student/ is up to date'}")
+            return 1 if problems else 0
+        if args.fill_solutions:
+            written = assign.fill_solutions(root, Path(args.fill_solutions))
+        else:
+            written = assign.assign(root)
+    except assign.AssignError as error:
+        raise SystemExit(f"labkit assign: {error}") from None
+    for path in written:
+        print(f"labkit assign: wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description="Run the labkit lab notebooks headlessly.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("notebook", metavar="NOTEBOOK")
     clean.add_argument("--checked-from", metavar="EXECUTED",
                        help="executed copy whose NBVAL_CHECK_OUTPUT cell outputs are kept for nbval")
+    assign_ = commands.add_parser("assign", help="write the student notebooks (student/) from the solved labs")
+    assign_.add_argument("--check", action="store_true", help="fail when student/ is not what assign would write")
+    assign_.add_argument("--fill-solutions", metavar="DIR", help="write the student notebooks with the solutions "
+                         "pasted back into DIR (a hand-in that should grade at full points)")
+    grade = commands.add_parser("grade", help="grade filled-in student notebooks (exercise checks; answers listed)")
+    grade.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    grade.add_argument("--out", metavar="CSV", help="write one row per notebook and exercise")
+    how = grade.add_mutually_exclusive_group()
+    how.add_argument("--run", action="store_true", help="first execute each whole notebook in smoke mode")
+    how.add_argument("--full", action="store_true", help="first execute each whole notebook at the real scale")
     return parser
 
 
@@ -220,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         kept = clean_notebook(find_notebook(args.notebook), executed)
         print(f"labkit clean: {args.notebook}: outputs stripped, {kept} checked cell output(s) kept")
         return 0
+    if args.command in ("assign", "grade"):
+        return course_tool(args)
     if args.command == "budget":
         parameters = {name: parse_value(value) for name, value in args.parameter}
         return print_budget({**parameters, "smoke": True} if args.smoke else parameters, rounds=args.rounds)

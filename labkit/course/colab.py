@@ -22,15 +22,16 @@ BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 _BADGE_PATTERN = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
 
-def badge(notebook: str) -> str:
-    """Markdown for the "Open in Colab" badge of ``notebook`` (a file name such as ``01_mlp_sweeps.ipynb``)."""
+def badge(notebook: str, folder: str = "notebooks") -> str:
+    """Markdown for the "Open in Colab" badge of ``notebook`` (a file name such as ``01_mlp_sweeps.ipynb``) in
+    ``folder`` (``notebooks``: the solved labs; ``student``: the student notebooks ``labkit assign`` writes)."""
     github = REPO_URL.removeprefix("https://github.com/")
-    return f"[![Open In Colab]({BADGE_IMAGE})](https://colab.research.google.com/github/{github}/blob/{BRANCH}/notebooks/{notebook})"
+    return f"[![Open In Colab]({BADGE_IMAGE})](https://colab.research.google.com/github/{github}/blob/{BRANCH}/{folder}/{notebook})"
 
 
-def setup_cell() -> str:
-    """Source of every notebook's first code cell. ``LABKIT_REPO_URL`` and ``LABKIT_COLAB_HOME`` exist
-    so a test (or a course fork) can install from another clone."""
+def setup_cell(folder: str = "notebooks") -> str:
+    """Source of every notebook's first code cell; it works in ``folder`` of the checkout. ``LABKIT_REPO_URL`` and
+    ``LABKIT_COLAB_HOME`` exist so a test (or a course fork) can install from another clone."""
     return f'''import os, subprocess, sys
 
 if "google.colab" in sys.modules:  # Colab only (a no-op in Jupyter, papermill and nbval)
@@ -40,7 +41,7 @@ if "google.colab" in sys.modules:  # Colab only (a no-op in Jupyter, papermill a
         repo = os.environ.get("LABKIT_REPO_URL", "{REPO_URL}")
         subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "{BRANCH}", repo, checkout], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", checkout], check=True)
-    os.chdir(os.path.join(checkout, "notebooks"))
+    os.chdir(os.path.join(checkout, "{folder}"))
     from labkit.course import colab
     colab.keep_reports_on_drive()'''
 
