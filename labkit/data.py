@@ -8,6 +8,7 @@ tensor at once, and batches by indexing: no per-sample PIL work inside the train
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,17 @@ MODES = ("resize", "crop")
 
 class DatasetNotFoundError(FileNotFoundError):
     """The dataset is neither on disk nor downloadable."""
+
+
+class DamagedDatasetError(ValueError):
+    """A dataset file is on disk but is not a whole IDX file (cut short, another file, a bad header)."""
+
+
+# IDX files: (magic number, header bytes) of the images (uint8, 3 dims) and labels (uint8, 1 dim) files.
+_IDX = {"images": (2051, 16), "labels": (2049, 8)}
+# The official files of MNIST and Fashion-MNIST (both 60,000 + 10,000 images of 28 x 28): their sizes in bytes.
+OFFICIAL_BYTES = {"train-images-idx3-ubyte": 47_040_016, "train-labels-idx1-ubyte": 60_008,
+                  "t10k-images-idx3-ubyte": 7_840_016, "t10k-labels-idx1-ubyte": 10_008}
 
 
 def dataset_name(name: str) -> str:
@@ -59,11 +71,42 @@ def expected_files(name: str, data_dir: str | Path | None = None) -> list[Path]:
     return [raw / Path(url).name.removesuffix(".gz") for url, _md5 in cls.resources]
 
 
+def idx_problem(path: Path) -> str | None:
+    """Return what is wrong with the IDX file at ``path`` (its header, or a size its header does not give), or None."""
+    kind = "images" if "images" in path.name else "labels"
+    magic, header_bytes = _IDX[kind]
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        head = file.read(header_bytes)
+    official = OFFICIAL_BYTES.get(path.name)
+    expected = f" (the official file is {official:,} bytes)" if official else ""
+    if len(head) < header_bytes or int.from_bytes(head[:4], "big") != magic:
+        return (f"it is {size:,} bytes and does not start with the IDX {kind} header (magic number {magic}), so it is "
+                f"not an IDX {kind} file{expected}")
+    dims = [int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range((header_bytes - 4) // 4)]
+    whole = header_bytes + math.prod(dims)
+    if size != whole:
+        held = f"{dims[0]:,} images of {dims[1]} x {dims[2]}" if kind == "images" else f"{dims[0]:,} labels"
+        return f"it is {size:,} bytes, but its header says it holds {held}, which take {whole:,} bytes"
+    return None
+
+
+def check_files(name: str, data_dir: str | Path | None = None) -> None:
+    """Raise :class:`DamagedDatasetError` naming the first IDX file of ``name`` that is on disk but not whole
+    (missing files are left to torchvision's download)."""
+    for path in expected_files(name, data_dir):
+        if path.is_file() and (problem := idx_problem(path)) is not None:
+            raise DamagedDatasetError(
+                f"{path} is damaged: {problem}. It was left as it is. Delete it and run again so that torchvision "
+                "downloads it again (offline: copy a whole one there from a machine that has the dataset).")
+
+
 def torchvision_dataset(name: str, data_dir: str | Path | None = None, *, train: bool = True,
                         download: bool = True, transform=None) -> datasets.VisionDataset:
     """Return torchvision's dataset object, downloading it if absent and allowed."""
     key = dataset_name(name)
     cls, root = _DATASETS[key], resolve_data_dir(data_dir)
+    check_files(key, root)  # a file that is there but damaged is named, never taken for a missing one
     try:
         return cls(str(root), train=train, download=False, transform=transform)
     except RuntimeError as missing:

@@ -6,6 +6,7 @@ as config + state dict in one file (:func:`save_model` / :func:`load_model`, ``w
 
 from __future__ import annotations
 
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
@@ -211,15 +212,44 @@ def save_model(model: CNN, path: str | Path) -> Path:
     return path
 
 
-def load_model(path: str | Path, *, map_location: str | torch.device = "cpu") -> CNN:
-    """Rebuild and return the network saved by :func:`save_model` at ``path`` (in eval mode)."""
-    saved = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(saved, dict) or saved.get("kind") != "CNN":
-        raise ValueError(f"{path} was not written by labkit.models.save_model (no CNN config in it)")
-    model = CNN(**saved["config"])
+class DamagedModelError(ValueError):
+    """A model file is there but cannot be loaded (cut short, overwritten, or not written by :func:`save_model`)."""
+
+
+def _unloadable(path: Path, problem: str, fix: str | None) -> DamagedModelError:
+    fix = fix or "save it again with the lab that wrote it, or restore a whole copy"
+    return DamagedModelError(f"{path} ({path.stat().st_size:,} bytes) cannot be loaded: {problem}. It was left as it "
+                             f"is. {fix[0].upper()}{fix[1:]}.")
+
+
+def load_model(path: str | Path, *, map_location: str | torch.device = "cpu", fix: str | None = None) -> CNN:
+    """Rebuild and return the network saved by :func:`save_model` at ``path`` (in eval mode). A file that is there
+    but cannot be loaded raises :class:`DamagedModelError` with its path, size, the error and ``fix`` (what to do)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no model file there")
     try:
-        model.load_state_dict(saved["state_dict"])
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # a cut-short zip, a pickle that is not a state dict, random bytes
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        first = lines[0].split(". ")[0].rstrip(".") if lines else ""  # not torch's advice to unpickle anything
+        said = f"torch.load says {type(error).__name__}: {first}"[:300]
+        with path.open("rb") as file:
+            head = file.read(8)
+        if not head.startswith(b"PK\x03\x04"):  # how every file torch.save writes begins: a zip archive
+            said = f"it is not a file torch.save wrote (it begins with {head!r}, not a zip archive's PK); {said}"
+        elif not zipfile.is_zipfile(path):
+            said = f"it is cut short (it begins like a file torch.save wrote, but the end is missing); {said}"
+        raise _unloadable(path, said, fix) from error
+    if not isinstance(saved, dict) or saved.get("kind") != "CNN":
+        raise _unloadable(path, "it was not written by labkit.models.save_model (no CNN config in it)", fix)
+    try:
+        model = CNN(**saved.get("config", {}))
+    except (ValueError, TypeError) as error:
+        raise _unloadable(path, f"its saved config cannot build a CNN ({error})", fix) from error
+    try:
+        model.load_state_dict(saved.get("state_dict", {}))
     except RuntimeError as error:  # size mismatch or missing keys: the weights are not those of the config
-        raise ValueError(f"{path}: the saved weights do not match the saved config {saved['config']}: "
-                         f"{str(error).splitlines()[-1].strip()}") from error
+        raise _unloadable(path, f"the saved weights do not match the saved config {saved['config']}: "
+                                f"{str(error).splitlines()[-1].strip()}", fix) from error
     return model.eval()

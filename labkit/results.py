@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -33,13 +34,59 @@ def config_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+class DamagedResultsError(ValueError):
+    """The results file exists but cannot be read as one (cut short, edited by hand, not text)."""
+
+
+def _damaged(path: Path, line: int, problem: str) -> DamagedResultsError:
+    """The error naming ``path``, its bad ``line`` and ``problem``, and the way on."""
+    tables = path.parent / "tables"
+    return DamagedResultsError(
+        f"{path} cannot be read: line {line} {problem}. It was left as it is. Move it aside (rename it, e.g. to "
+        f"{path.name}.damaged) and run again: a new {path.name} is started and the runs it held are run again "
+        f"(their per-run tables under {tables} are intact); or mend line {line} by hand if you know what it held.")
+
+
+_CSV_PROBLEMS = {"unexpected end of data": "opens a quoted field that never closes (the file ends inside it)"}
+
+
+def _parse(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Return (header, rows) of the CSV at ``path``, checked strictly; raise :class:`DamagedResultsError` naming
+    the first line that is not whole (an open quote, binary bytes, a row of another width than the header)."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _damaged(path, data[:error.start].count(b"\n") + 1, "is not UTF-8 text (binary data?)") from None
+    if "\0" in text:
+        raise _damaged(path, text[:text.index("\0")].count("\n") + 1, "holds NUL bytes (binary data, not text)")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] = []
+    rows: list[list[str]] = []
+    start = 1  # the line the record being read starts on (a quoted field may span lines)
+    try:
+        header = next(reader, [])
+        while True:
+            start = reader.line_num + 1
+            record = next(reader, None)
+            if record is None:
+                break
+            if record and len(record) != len(header):  # [] is a blank line
+                raise _damaged(path, start, f"has {len(record)} field(s) where the header on line 1 has {len(header)}")
+            if record:
+                rows.append(record)
+    except csv.Error as error:
+        problem = _CSV_PROBLEMS.get(str(error), f"cannot be parsed as CSV ({error})")
+        raise _damaged(path, start, problem) from None
+    return header, rows
+
+
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """Return (header, rows as raw strings) of a results CSV; empty when the file is missing."""
     if not path.exists():
         return [], []
-    with path.open(newline="", encoding="utf-8") as file:
-        reader = csv.DictReader(file)
-        return list(reader.fieldnames or []), list(reader)
+    header, rows = _parse(path)
+    return header, [dict(zip(header, row)) for row in rows]
 
 
 def _default_file_mode() -> int:
@@ -57,6 +104,8 @@ def append_result(path: str | Path, row: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header, rows = _read_rows(path)
+    if header and KEY_COLUMN in row and KEY_COLUMN not in header:
+        raise _damaged(path, 1, f"is not the header of a results file (no {KEY_COLUMN} column)")
     header += [column for column in row if column not in header]
     rows.append({column: "" if value is None else value for column, value in row.items()})
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -78,7 +127,7 @@ def _read_csv(path: str | Path, key_column: str = KEY_COLUMN) -> pd.DataFrame:
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame()
-    header = pd.read_csv(path, nrows=0).columns
+    header, _ = _parse(path)  # a damaged file stops here, named, instead of in pandas' parser
     # Keys are hex strings: keep them as text even when one happens to look like a number.
     return pd.read_csv(path, dtype={key_column: str} if key_column in header else None)
 

@@ -4,7 +4,8 @@
 each row atomically as soon as it is done, and mirrors each trial as an MLflow run when tracking
 is on. A sweep stopped at any moment (Ctrl-C, SIGKILL, a lost Colab runtime) and started again
 skips the finished configs and redoes the unfinished one. Trials run here, one after another, or
-as Ray tasks (:mod:`labkit.executors`); either way this process alone writes the file and MLflow.
+as Ray tasks (:mod:`labkit.executors`); either way this process alone writes the file and MLflow,
+and it holds the results folder (:mod:`labkit.writer_lock`) so that no other run writes there too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 from labkit.executors import Executor, TrialFailed, as_executor, outcomes
 from labkit.progress import progress as progress_bar
 from labkit.results import KEY_COLUMN, append_result, check_compatible, config_key, read_results
+from labkit.writer_lock import hold
 
 if TYPE_CHECKING:
     from labkit.tracking import Tracker
@@ -101,6 +103,7 @@ def run_sweep(configs: Iterable[dict[str, Any]], trial: Callable[[dict[str, Any]
     """
     executor = as_executor(executor)
     path = Path(path)
+    hold(path.parent)  # one writer per results folder: a second run stops here, naming this one
     configs = list(configs)
     key_fields = dict(key_fields or {})
     check_compatible(path, key_fields, sweep=sweep)

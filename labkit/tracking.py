@@ -15,14 +15,18 @@ import logging
 import math
 import numbers
 import os
+import re
 import shlex
 import socket
+import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pandas as pd
+
+from labkit.writer_lock import process_alive, process_started
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -63,6 +67,53 @@ def ui_command(results_path: str | Path) -> str:
     return f"mlflow ui --backend-store-uri {shlex.quote(uri)}"
 
 
+class TrackingStoreError(RuntimeError):
+    """The MLflow store cannot be opened: a damaged ``mlflow.db``, or a server that does not answer."""
+
+
+def _cause(error: BaseException | str) -> str:
+    """The root cause of ``error`` in one line: the database's own words, without SQLAlchemy's SQL and link."""
+    while isinstance(error, BaseException) and error.__cause__ is not None:
+        error = error.__cause__
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return re.sub(r"^\([\w.]+\)\s*", "", lines[0]) if lines else type(error).__name__
+
+
+def _store_error(uri: str, error: BaseException | str) -> TrackingStoreError:
+    """The error naming the store at ``uri``, what is wrong with it and the two ways on."""
+    without = ("run without the mirror (-p tracking false with labkit run, tracking = False in the notebook's "
+               "parameters cell)")
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        size = f"{db.stat().st_size:,} bytes" if db.is_file() else "no file"
+        return TrackingStoreError(
+            f"The MLflow store {db} ({size}) cannot be opened: {_cause(error)}. It was left as it is. MLflow only "
+            f"mirrors the runs: results.csv beside it stays the source of every table and plot. Either {without}, "
+            f"or move {db.name} aside (rename it, e.g. to {db.name}.damaged) and run again: a new store is made "
+            "and every run in results.csv is mirrored into it again.")
+    return TrackingStoreError(
+        f"The MLflow tracking server {uri} (${TRACKING_ENV}) cannot be used: {_cause(error)}. results.csv stays "
+        f"the source of every table and plot. Either {without}, or unset {TRACKING_ENV} to keep the runs in an "
+        "SQLite file beside results.csv.")
+
+
+def check_store(uri: str) -> None:
+    """Raise :class:`TrackingStoreError` naming the file if the SQLite store of ``uri`` exists but is not a sound
+    database (SQLite's ``quick_check``; nothing is written). Other stores are not checked here."""
+    if not uri.startswith("sqlite:///"):
+        return
+    db = Path(uri[len("sqlite:///"):])
+    if not db.is_file() or db.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(db)) as connection:
+            verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.Error as error:
+        raise _store_error(uri, error) from error
+    if verdict != "ok":
+        raise _store_error(uri, f"SQLite finds it damaged ({verdict})")
+
+
 def _client(uri: str) -> MlflowClient:
     """An MlflowClient on ``uri``, with MLflow's database-setup INFO lines silenced (imported lazily)."""
     for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
@@ -72,6 +123,18 @@ def _client(uri: str) -> MlflowClient:
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     return MlflowClient(tracking_uri=uri)
+
+
+@contextlib.contextmanager
+def _opening(uri: str) -> Iterator[None]:
+    """Turn any failure to open the store at ``uri`` into :class:`TrackingStoreError` naming it."""
+    check_store(uri)
+    try:
+        yield
+    except (ImportError, TrackingStoreError):
+        raise
+    except Exception as error:  # SQLAlchemy's DatabaseError, MlflowException, a server that does not answer
+        raise _store_error(uri, error) from error
 
 
 def _quoted(value: str) -> str | None:
@@ -106,39 +169,6 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _process_start(pid: int) -> float | None:
-    """Return the start time of process ``pid`` in seconds since the epoch (None without psutil)."""
-    try:
-        import psutil
-
-        return psutil.Process(pid).create_time()
-    except Exception:  # psutil missing, or no such process
-        return None
-
-
-def _alive(pid: int, started: float | None) -> bool:
-    """True if process ``pid`` runs and (when known) started at ``started`` s, so a reused pid reads dead."""
-    try:
-        import psutil
-    except ImportError:  # without psutil: os.kill(pid, 0), except on Windows where it would signal the process
-        if os.name == "nt":
-            return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return started is None or abs(process.create_time() - started) < 1.0
-    except psutil.Error:
-        return False
-
-
 class Tracker:
     """Mirror the trials of one results file into the MLflow ``experiment`` (created if missing)."""
 
@@ -147,8 +177,9 @@ class Tracker:
         self.results_file = str(Path(results_path).expanduser().resolve())
         self.tracking_uri = _absolute(tracking_uri) if tracking_uri else default_tracking_uri(results_path)
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
-        self.client = _client(self.tracking_uri)
-        self.experiment_id = self._experiment(experiment)
+        with _opening(self.tracking_uri):
+            self.client = _client(self.tracking_uri)
+            self.experiment_id = self._experiment(experiment)
 
     def _experiment(self, name: str) -> str:
         """Return the id of experiment ``name``, created (artifacts beside a SQLite db) or restored."""
@@ -191,7 +222,7 @@ class Tracker:
 
         tags = {**self.tags, KEY_TAG: key, SWEEP_TAG: sweep or "", FILE_TAG: self.results_file,
                 HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
-        started = _process_start(os.getpid())
+        started = process_started(os.getpid())
         if started is not None:
             tags[PID_START_TAG] = repr(started)
         try:
@@ -257,7 +288,8 @@ class Tracker:
         for run in self._runs("RUNNING"):
             tags = run.data.tags
             pid, started = tags.get(PID_TAG, ""), tags.get(PID_START_TAG)
-            if tags.get(HOST_TAG) != host or not pid.isdigit() or _alive(int(pid), float(started) if started else None):
+            if (tags.get(HOST_TAG) != host or not pid.isdigit()
+                    or process_alive(int(pid), float(started) if started else None)):
                 continue
             if tags.get(KEY_TAG) in done and tags.get(KEY_TAG) not in finished:
                 self.finish(run.info.run_id)
@@ -276,8 +308,10 @@ class Tracker:
 def finished_runs(experiment: str, tracking_uri: str) -> pd.DataFrame:
     """Return one row per FINISHED run of ``experiment``: run_id, run_key, sweep, status, start_time
     (UTC), then ``params.*`` and ``metrics.*`` columns; empty if the experiment does not exist."""
-    client = _client(_absolute(tracking_uri))
-    found = client.get_experiment_by_name(experiment)
+    uri = _absolute(tracking_uri)
+    with _opening(uri):
+        client = _client(uri)
+        found = client.get_experiment_by_name(experiment)
     if found is None:
         return pd.DataFrame()
     rows = [{"run_id": run.info.run_id, "run_key": run.data.tags.get(KEY_TAG), "sweep": run.data.tags.get(SWEEP_TAG),

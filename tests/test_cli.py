@@ -1,9 +1,14 @@
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from labkit import results
 from labkit.course import cli
 
 
@@ -146,3 +151,56 @@ def test_report_without_executed_notebooks_says_what_to_run(tmp_path):
         cli.main(["report", "02", "--reports-dir", str(tmp_path / "empty")])
     with pytest.raises(SystemExit, match="no lab called '7'"):
         cli.main(["report", "7", "--reports-dir", str(tmp_path / "empty")])
+
+
+# A notebook whose one sweep writes the lab folder the way every lab does: through labkit's runner.
+SWEEP_CELL = ("import os, pathlib, time\n"
+              "from labkit import sweep\n"
+              "def trial(config):\n"
+              "    time.sleep(0.3)\n"
+              "    return {'square': config['i'] ** 2, 'pid': os.getpid()}\n"
+              "path = pathlib.Path(os.environ['LABKIT_REPORTS_DIR']) / 'tiny' / 'results.csv'\n"
+              "sweep.run_sweep([{'i': i} for i in range(8)], trial, path, sweep='two runs', progress=False)")
+
+
+def _labkit(*args: str) -> subprocess.Popen:
+    """Start ``labkit ARGS`` as a new user would, in a process of its own."""
+    command = shutil.which("labkit", path=os.path.dirname(sys.executable))
+    argv = [command] if command else [sys.executable, "-m", "labkit.course.cli"]
+    return subprocess.Popen([*argv, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_run_stops_at_once_on_a_lab_folder_another_run_writes(tmp_path, capsys):
+    notebook = _tiny_notebook(tmp_path / "tiny.ipynb")
+    folder = tmp_path / "reports" / "tiny"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from labkit import writer_lock; "
+                               "writer_lock.hold(sys.argv[1]); print('holding', flush=True); time.sleep(600)",
+                               str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        assert cli.main(["run", str(notebook), "--reports-dir", str(tmp_path / "reports")]) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert f"{folder} is in use by another run: python -c ... (pid {holder.pid} on" in err, err
+    assert not (folder / "seen.json").exists() and not (folder / "tiny.ipynb").exists(), "the notebook must not run"
+
+
+@pytest.mark.slow
+def test_two_labkit_runs_started_together_on_one_folder_record_every_config_once(tmp_path):
+    notebook = _tiny_notebook(tmp_path / "tiny.ipynb")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(SWEEP_CELL))
+    nbformat.write(nb, notebook)
+    runs = [_labkit("run", str(notebook), "--reports-dir", str(tmp_path / "reports")) for _ in range(2)]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    codes = [run.returncode for run in runs]
+    assert sorted(codes) == [0, 1], f"one run must finish and the other stop:\n{outputs}"
+    stopped, finished = outputs[codes.index(1)], outputs[codes.index(0)]
+    folder = tmp_path / "reports" / "tiny"
+    assert f"{folder} is in use by another run: " in stopped and f"run {notebook} --reports-dir" in stopped, stopped
+    assert f"pid {runs[codes.index(0)].pid} on" in stopped, "the message names the run that writes"
+    rows = results.read_results(folder / "results.csv")
+    assert sorted(rows.i) == list(range(8)) and rows.run_key.is_unique, f"every config exactly once:\n{rows}"
+    assert "wrote" in finished and ".labkit-writer" not in finished, "the lock files are not listed as written"

@@ -1,9 +1,12 @@
+import struct
+
 import pytest
 import torch
 
 from labkit import data
-from labkit.data import DatasetNotFoundError, load_splits, prepare_images, torchvision_dataset, torchvision_transform
-from idx_files import N_TEST, N_TRAIN
+from labkit.data import (DamagedDatasetError, DatasetNotFoundError, load_splits, prepare_images, torchvision_dataset,
+                         torchvision_transform)
+from idx_files import N_TEST, N_TRAIN, make_idx_dataset
 
 
 def test_loader_reads_idx_files_through_torchvision(data_dir):
@@ -92,3 +95,29 @@ def test_batches_cover_every_example_once_when_shuffled(data_dir):
     seen = torch.cat([y for _, y in split.batches(64, shuffle=True, generator=torch.Generator().manual_seed(0))])
     assert len(seen) == len(split) and split.num_batches(64) == 3
     assert torch.equal(seen.sort().values, split.y.sort().values)
+
+
+# A dataset file damaged on disk: cut short by a copy, another file under its name, a header gone wrong.
+DAMAGES = {
+    "truncated": (lambda content: content[:1000], "it is 1,000 bytes, but its header says it holds 200 images "
+                                                  "of 28 x 28, which take 156,816 bytes"),
+    "garbage": (lambda content: bytes(range(256)) * 4, "does not start with the IDX images header (magic number "
+                                                       "2051), so it is not an IDX images file (the official file "
+                                                       "is 47,040,016 bytes)"),
+    "wrong header": (lambda content: struct.pack(">i", 2049) + content[4:], "does not start with the IDX images "
+                                                                            "header"),
+}
+
+
+@pytest.mark.parametrize("damage, problem", DAMAGES.values(), ids=DAMAGES.keys())
+def test_a_damaged_dataset_file_is_named_with_its_size_and_left_for_deletion(tmp_path, damage, problem):
+    root = make_idx_dataset(tmp_path, "MNIST")
+    path = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(damage(path.read_bytes()))
+    before = path.read_bytes()
+    with pytest.raises(DamagedDatasetError) as error:
+        load_splits("mnist", root)  # download allowed: a damaged file must not be taken for a missing one
+    message = str(error.value)
+    assert message.startswith(f"{path} is damaged: ") and problem in message, message
+    assert "Delete it and run again so that torchvision downloads it again" in message, message
+    assert path.read_bytes() == before, "nothing may be written on top of a damaged dataset file"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labkit.models import MLP
+from labkit.models import CNN, MLP, DamagedModelError, load_model, save_model
 
 
 def test_baseline_mlp_has_the_lab_parameter_count():
@@ -42,3 +42,32 @@ def test_negative_width_in_hidden_sizes_names_its_position():
 def test_empty_hidden_sizes_is_rejected():
     with pytest.raises(ValueError, match="at least one hidden layer"):
         MLP(784, [], 10)
+
+
+# A saved model damaged on disk: cut short by a copy or sync, random bytes, a file torch wrote for another purpose.
+MODEL_DAMAGES = {
+    "truncated": (lambda content: content[:5000], "it is cut short"),
+    "garbage": (lambda content: bytes(range(256)) * 40, "cannot be loaded: "),
+    "another file": (None, "not written by labkit.models.save_model"),
+}
+
+
+@pytest.mark.parametrize("damage, problem", MODEL_DAMAGES.values(), ids=MODEL_DAMAGES.keys())
+def test_a_damaged_model_file_is_named_with_its_size_and_the_error_and_left_as_it_is(tmp_path, damage, problem):
+    path = save_model(CNN([8, 8], 3, hidden=[100]), tmp_path / "best_model.pt")
+    if damage is None:
+        torch.save({"weights": torch.zeros(1)}, path)
+    else:
+        path.write_bytes(damage(path.read_bytes()))
+    before = path.read_bytes()
+    with pytest.raises(DamagedModelError) as error:
+        load_model(path, fix="run Lab 2 again to save it again")
+    message = str(error.value)
+    assert message.startswith(f"{path} ({len(before):,} bytes) cannot be loaded: ") and problem in message, message
+    assert message.endswith("It was left as it is. Run Lab 2 again to save it again."), message
+    assert path.read_bytes() == before
+
+
+def test_a_missing_model_file_is_not_called_damaged(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model file there"):
+        load_model(tmp_path / "absent.pt")

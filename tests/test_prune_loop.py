@@ -5,8 +5,8 @@ import torch
 
 from labkit.labs.pruning import prune, loop as prune_loop
 from labkit.data import load_splits
-from labkit.models import CNN, save_model
-from labkit.results import read_results
+from labkit.models import CNN, DamagedModelError, save_model
+from labkit.results import append_result, read_results
 
 import torch_pruning  # noqa: F401  (a required dependency: a broken install fails here, never skips)
 
@@ -83,3 +83,44 @@ def test_a_step_over_the_threshold_ends_the_layer_and_is_not_kept(start, data, t
     assert len(rows) == 1 and not rows.kept.iloc[0]
     assert last == path and masks == {"fc1": [0]}, "the rejected step is undone: the loop returns its start"
     assert json.loads(rows.masks.iloc[0])["fc1"] == [0]
+
+
+def _lab2_reports(root, dataset="mnist", *, results=True):
+    """A Lab 2 reports folder as Lab 2 leaves it: its best model saved, its results recorded on ``dataset``."""
+    lab2 = root / "02_cnn_sweeps"
+    path = save_model(CNN([3, 4], 3, hidden=[6]), lab2 / "best_model.pt")
+    if results:
+        append_result(lab2 / "results.csv", {"run_key": "0123456789abcdef", "dataset": dataset, "test_acc": 0.9})
+    return path
+
+
+def test_a_damaged_lab2_best_model_stops_lab4_naming_it_instead_of_being_replaced(tmp_path, data):
+    best = _lab2_reports(tmp_path / "reports")
+    best.write_bytes(best.read_bytes()[:5000])  # a copy cut short
+    out = tmp_path / "reports" / "04_pruning"
+    with pytest.raises(DamagedModelError) as error:
+        prune_loop.start_model(out, data, "mnist", epochs=1, device="cpu")
+    message = str(error.value)
+    assert message.startswith(f"{best} (5,000 bytes) cannot be loaded: it is cut short"), message
+    assert "Run Lab 2 again into the same reports folder" in message and "move it aside" in message, message
+    assert len(best.read_bytes()) == 5000 and not (out / "start_model.pt").exists(), "nothing trained or written"
+
+
+def test_without_a_lab2_best_model_lab4_trains_its_own_and_says_the_file_is_absent(tmp_path, data):
+    out = tmp_path / "reports" / "04_pruning"
+    model, path, how = prune_loop.start_model(out, data, "mnist", epochs=1, device="cpu")
+    absent = tmp_path / "reports" / "02_cnn_sweeps" / "best_model.pt"
+    assert path == out / "start_model.pt" and how.endswith(f"because there is no Lab 2 best model at {absent}"), how
+
+
+def test_a_lab2_best_model_of_another_dataset_is_not_pruned_and_the_sentence_says_why(tmp_path, data):
+    best = _lab2_reports(tmp_path / "reports", dataset="fashion_mnist")
+    model, path, how = prune_loop.start_model(tmp_path / "reports" / "04_pruning", data, "mnist", epochs=1,
+                                              device="cpu")
+    assert path.name == "start_model.pt" and f"({best}) was trained on fashion_mnist, not mnist" in how, how
+
+
+def test_a_lab2_best_model_without_its_results_file_stops_lab4(tmp_path, data):
+    best = _lab2_reports(tmp_path / "reports", results=False)
+    with pytest.raises(FileNotFoundError, match=rf"{best} is there but Lab 2's results file .* is not"):
+        prune_loop.start_model(tmp_path / "reports" / "04_pruning", data, "mnist", epochs=1, device="cpu")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from labkit.paths import project_root, reports_dir
-from labkit.results import (IncompatibleResultsError, append_result, check_compatible, completed_keys, config_key,
-                            read_results)
+from labkit.results import (DamagedResultsError, IncompatibleResultsError, append_result, check_compatible,
+                            completed_keys, config_key, read_results)
 
 
 def test_config_key_is_stable_and_ignores_key_order():
@@ -117,3 +117,34 @@ def test_check_compatible_reads_blank_cells_as_none(tmp_path):
     with pytest.raises(IncompatibleResultsError, match="train_limit: file blank, this run 500"):
         check_compatible(path, {"train_limit": 500, "lr": 0.01}, sweep="s")
 
+
+
+# Damaged results files, as found in the wild: a half-synced copy, an edit gone wrong, another file's bytes.
+DAMAGED = {
+    "an unclosed quote": (b'run_key,foo\n"abc,1', 2, "never closes"),
+    "a row wider than the header": (b"run_key,depth\n0123456789abcdef,1\nfedcba9876543210,2,3\n", 3, "3 field(s)"),
+    "garbage bytes": (bytes(range(128, 256)) * 16, 1, "not UTF-8"),
+    "NUL bytes on line 2": (b"run_key,depth\n0123\x00\x00,1\n", 2, "NUL bytes"),
+}
+
+
+@pytest.mark.parametrize("content, line, problem", DAMAGED.values(), ids=DAMAGED.keys())
+def test_a_damaged_results_file_is_named_with_its_line_and_left_as_it_is(tmp_path, content, line, problem):
+    path = tmp_path / "results.csv"
+    path.write_bytes(content)
+    with pytest.raises(DamagedResultsError) as error:
+        read_results(path)
+    message = str(error.value)
+    assert str(path) in message and f"line {line}" in message and problem in message, message
+    assert "Move it aside" in message and str(tmp_path / "tables") in message, message
+    with pytest.raises(DamagedResultsError):
+        append_result(path, {"run_key": "0123456789abcdef", "depth": 4})
+    assert path.read_bytes() == content, "nothing may be written on top of a damaged results file"
+
+
+def test_a_file_whose_header_is_not_a_results_header_is_not_appended_to(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_bytes(b"this is not a results file")
+    with pytest.raises(DamagedResultsError, match=r"line 1 is not the header of a results file \(no run_key"):
+        append_result(path, {"run_key": "0123456789abcdef", "depth": 4})
+    assert path.read_bytes() == b"this is not a results file"

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from labkit.results import IncompatibleResultsError, config_key, read_results
+from labkit.results import DamagedResultsError, IncompatibleResultsError, config_key, read_results
 from labkit.sweep import best_tradeoff, grid, run_sweep
 
 CONFIGS = [{"depth": depth, "width": 64} for depth in (1, 2, 4, 8, 16)]
@@ -110,3 +110,13 @@ def test_best_tradeoff_is_the_cheapest_model_within_tolerance_of_the_best():
                          "test_acc": [0.98, 0.975, 0.95, 0.90]})
     assert best_tradeoff(runs, tolerance=0.01).model == "b"
     assert best_tradeoff(runs, tolerance=0.05).model == "c"
+
+
+def test_run_sweep_on_a_damaged_results_file_stops_before_any_trial_and_writes_nothing(tmp_path):
+    path = tmp_path / "results.csv"
+    damaged = b'run_key,foo\n"abc,1'  # an edit gone wrong: a quote opened and never closed
+    path.write_bytes(damaged)
+    run = CountingRun()
+    with pytest.raises(DamagedResultsError, match=rf"{path} cannot be read: line 2 .*Move it aside"):
+        run_sweep(CONFIGS, run, path, sweep="depth")
+    assert run.calls == [] and path.read_bytes() == damaged and not (tmp_path / "tables").exists()

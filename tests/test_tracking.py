@@ -16,7 +16,8 @@ from mlflow.tracking import MlflowClient
 
 from labkit.results import read_results
 from labkit.sweep import run_sweep
-from labkit.tracking import TRACKING_ENV, Tracker, default_tracking_uri, finished_runs, ui_command
+from labkit.tracking import (TRACKING_ENV, Tracker, TrackingStoreError, default_tracking_uri, finished_runs,
+                             ui_command)
 
 # MLflow's own SQLAlchemy models use a loader that SQLAlchemy 2.1 deprecates: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
@@ -270,3 +271,40 @@ def test_real_mlflow_server_gets_one_finished_run_per_sweep_config(mlflow_server
         assert by_key.loc[row.run_key, "params.width"] == str(row.width)
     history = MlflowClient(mlflow_server).get_metric_history(by_key.run_id.iloc[0], "test_acc")
     assert [m.step for m in history] == [1, 2, 3]
+
+
+def _store_copy_cut_to(store_uri: str, folder, size: int):
+    """A copy of a real MLflow store, cut to ``size`` bytes (a half-synced copy), as ``folder/mlflow.db``."""
+    path, whole = folder / "mlflow.db", open(store_uri[len("sqlite:///"):], "rb").read()
+    assert len(whole) > size, f"the store is only {len(whole):,} bytes: cut it shorter"
+    path.write_bytes(whole[:size])
+    return path
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_store_stops_the_sweep_naming_the_file_and_the_ways_on(damage, store_uri, tmp_path, monkeypatch):
+    monkeypatch.delenv(TRACKING_ENV, raising=False)
+    Tracker("labkit/filled", tmp_path / "other" / "results.csv", tracking_uri=store_uri)  # the store has its tables
+    if damage == "garbage":
+        db = tmp_path / "mlflow.db"
+        db.write_bytes(b"this is not a database, it only has its name\n" * 100)
+    else:
+        db = _store_copy_cut_to(store_uri, tmp_path, 20_000)
+    before = db.read_bytes()
+    calls = []
+    with pytest.raises(TrackingStoreError) as error:
+        run_sweep([{"width": 8}], lambda config: calls.append(config) or {"acc": 0.5}, tmp_path / "results.csv",
+                  sweep="s", tracking=True, progress=False)
+    message = str(error.value)
+    assert f"The MLflow store {db} ({len(before):,} bytes) cannot be opened" in message, message
+    assert "-p tracking false" in message and f"move {db.name} aside" in message, message
+    assert "sqlalche.me" not in message and "[SQL:" not in message, message
+    assert db.read_bytes() == before, "nothing may be written on top of a damaged store"
+    assert calls == [] and not (tmp_path / "results.csv").exists(), "no trial runs before the store is known good"
+
+
+def test_finished_runs_of_a_damaged_store_names_it(tmp_path):
+    db = tmp_path / "mlflow.db"
+    db.write_bytes(b"\x00garbage" * 500)
+    with pytest.raises(TrackingStoreError, match=rf"{db} \(4,000 bytes\) cannot be opened: file is not a database"):
+        finished_runs("labkit/x", f"sqlite:///{db}")

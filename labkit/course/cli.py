@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from labkit import writer_lock
 from labkit.course import report
 from labkit.paths import project_root, reports_dir
 
@@ -114,10 +115,11 @@ def run_notebook(notebook: Path, parameters: dict[str, Any], *, kernel: str | No
     if not on_terminal:  # a log file or CI: one line per cell instead of a progress bar
         log = CellLog(lab)
         hooks = {"on_notebook_start": log.on_notebook_start, "on_cell_executed": log.on_cell_executed}
-    papermill.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(notebook.parent),
-                               kernel_name=kernel, progress_bar=on_terminal, log_output=False,
-                               extra_arguments=list(report.PRINT_FIGURES_KERNEL_ARGS), **hooks)
-    written = sorted(p for p in output.parent.rglob("*") if p.is_file())
+    with writer_lock.writing(output.parent):  # the lab folder is this run's (and its kernel's) until it ends
+        papermill.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(notebook.parent),
+                                   kernel_name=kernel, progress_bar=on_terminal, log_output=False,
+                                   extra_arguments=list(report.PRINT_FIGURES_KERNEL_ARGS), **hooks)
+    written = sorted(p for p in output.parent.rglob("*") if p.is_file() and not p.name.startswith("."))
     for path in written:
         print(f"  wrote {path}")
     return output

@@ -14,22 +14,32 @@ from torch import nn
 from labkit.data import DataSplits, Split
 from labkit.labs.cnn.sweeps import train_baseline
 from labkit.labs.pruning import prune
+from labkit.labs.pruning.loop import LAB as LAB4
 from labkit.models import CNN, load_model, save_model
+from labkit.writer_lock import hold
 
 
 def lab4_model_or_small(out: Path, data: DataSplits, *, explicit: str | None = None, epochs: int = 2,
                         prune_fraction: float = 0.25, seed: int = 0, device: str = "auto") -> tuple[CNN, str]:
     """Return (the model to rewrite, how it was obtained): ``explicit``, else Lab 4's ``pruned_model.pt`` beside
     this lab's folder, else Lab 2's baseline architecture trained here for ``epochs`` with ``prune_fraction``
-    of every layer's channels removed by L2 norm (saved to ``out/small_pruned_model.pt`` and reused)."""
+    of every layer's channels removed by L2 norm (saved to ``out/small_pruned_model.pt`` and reused). A model file
+    that is there but cannot be loaded stops the lab (:class:`labkit.models.DamagedModelError`)."""
+    hold(out)  # this lab writes into out from here on
     if explicit is not None:
-        return load_model(explicit), f"the model given as model_path ({explicit})"
-    lab4 = out.parent / "04_pruning" / "pruned_model.pt"
+        return (load_model(explicit, fix="pass another file as model_path, or model_path = None to use Lab 4's"),
+                f"the model given as model_path ({explicit})")
+    lab4 = out.parent / LAB4 / "pruned_model.pt"
     if lab4.is_file():
-        return load_model(lab4), f"Lab 4's pruned model ({lab4})"
+        return (load_model(lab4, fix="run Lab 4 again into the same reports folder to save it again (its finished "
+                                     "steps are kept), pass model_path=\"FILE\" to rewrite another model, or move "
+                                     "it aside to rewrite a small model trained here"),
+                f"Lab 4's pruned model ({lab4})")
     path = out / "small_pruned_model.pt"
     if path.is_file():
-        return load_model(path), f"a small pruned model an earlier run of this lab trained ({path})"
+        return (load_model(path, fix="delete it: this lab then trains its small model again"),
+                f"a small pruned model an earlier run of this lab trained ({path}), because there is no Lab 4 "
+                f"pruned model at {lab4}")
     model = train_baseline(data, epochs=epochs, seed=seed, device=device).cpu()
     removals = {}
     for layer in prune.prunable_layers(model):
@@ -38,7 +48,8 @@ def lab4_model_or_small(out: Path, data: DataSplits, *, explicit: str | None = N
     smaller = prune.remove_channels(model, data.test.x[:1], removals)
     save_model(smaller, path)
     return smaller.eval(), (f"Lab 2's baseline architecture trained here for {epochs} epoch(s), {prune_fraction:.0%} "
-                            f"of each layer's channels removed by L2 norm: no Lab 4 model was found at {lab4}")
+                            f"of each layer's channels removed by L2 norm, because there is no Lab 4 pruned model at "
+                            f"{lab4}")
 
 
 def _outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
