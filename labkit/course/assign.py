@@ -123,7 +123,18 @@ def _loaded_names(source: str) -> set[str]:
         tree = ast.parse("\n".join(lines))
     except SyntaxError:
         return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    arguments = {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}  # a lambda's or function's own names
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - arguments
+
+
+def _needed_later(nb: nbformat.NotebookNode, code: list[int], i: int) -> set[str]:
+    """Names cell ``i`` assigns that a later code cell reads before any later cell assigns them again."""
+    live, needed = _stored_names(nb.cells[i].source), set()
+    for j in (j for j in code if j > i):
+        stored = _stored_names(nb.cells[j].source)
+        needed |= (_loaded_names(nb.cells[j].source) & live) - stored
+        live -= stored
+    return needed
 
 
 def parse(nb: nbformat.NotebookNode, name: str) -> Lab:
@@ -165,7 +176,7 @@ def parse(nb: nbformat.NotebookNode, name: str) -> Lab:
             if not isinstance(meta.get("points"), int) or meta["points"] < 1 or not str(meta.get("question", "")).strip():
                 raise AssignError(f"{where}: an answer cell needs metadata labkit.points (a whole number >= 1) and "
                                   "labkit.question")
-            needed = _stored_names(cell.source) & set().union(*(_loaded_names(nb.cells[j].source) for j in code if j > i))
+            needed = _needed_later(nb, code, i)
             if needed:
                 raise AssignError(f"{where}: answer cell defines {sorted(needed)}, which later cells use; the student "
                                   "version drops it, so move them to a cell of their own")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -108,8 +109,11 @@ def result_of(exercise: assign.Exercise, exercise_cell: nbformat.NotebookNode | 
         return 0, f"Exercise {exercise.number}: no exercise cell (its header '# EXERCISE {exercise.number} ...' is gone)"
     lines = [m for m in LINE.finditer(_text(check_cell)) if m["exercise"] == exercise.number] if check_cell else []
     if lines:
-        line = lines[-1]
-        return (exercise.points if line["status"] == "passed" else 0), line.group(0).strip()
+        line, message = lines[-1], lines[-1].group(0).strip()
+        counted = re.search(r"\(\d+/(\d+) points?\)$", message)
+        if counted and int(counted[1]) != exercise.points:
+            message += f" [the check counts {counted[1]}, the exercise header {exercise.points}: the header counts]"
+        return (exercise.points if line["status"] == "passed" else 0), message
     problem = _error(exercise_cell)
     if problem:
         return 0, f"Exercise {exercise.number}: the exercise cell raised {problem}"
