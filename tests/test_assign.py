@@ -131,3 +131,13 @@ def test_fill_solutions_pastes_the_blocks_back_into_the_student_notebook(course,
 
 def test_the_committed_student_notebooks_are_what_assign_writes():
     assert assign.check(project_root(__file__)) == []
+
+
+def test_every_committed_student_notebook_opens_itself_in_colab():
+    root = project_root(__file__)
+    for path in sorted((root / "student").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        intro = next(c for c in nb.cells if c.cell_type == "markdown")
+        first_code = next(c for c in nb.cells if c.cell_type == "code")
+        assert colab.badge(path.name, folder="student") in intro.source, path.name
+        assert first_code.source == colab.setup_cell(folder="student"), path.name

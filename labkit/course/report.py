@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from labkit.course.assign import ANSWER_PLACEHOLDER, ANSWER_TAG
 from labkit.paths import reports_dir
 
 TEX_TOOLS = ("xelatex", "pandoc")
@@ -37,6 +38,7 @@ LATEX_TEMPLATE = r"""((*- extends 'index.tex.j2' -*))
 ((* endblock packages *))
 """
 # Kernel arguments for `labkit run`: every figure also as a vector PDF, which the LaTeX route prefers.
+NOT_ANSWERED = "Not answered."  # what the PDF shows for an answer cell a student left empty
 PRINT_FIGURES_KERNEL_ARGS = ["--InlineBackend.figure_formats=png", "--InlineBackend.figure_formats=pdf"]
 
 
@@ -165,12 +167,25 @@ def printable_markdown(source: str) -> str:
     return _WEB_IMAGE.sub(r"\1", _LINKED_WEB_IMAGE.sub("", source))
 
 
+def answer_text(cell: Any) -> str | None:
+    """A student's answer: the text of a Markdown cell tagged ``answer`` ("" when left empty); None for any other
+    cell."""
+    if cell.cell_type != "markdown" or ANSWER_TAG not in cell.get("metadata", {}).get("tags", []):
+        return None
+    text = cell.source.strip()
+    return "" if text == ANSWER_PLACEHOLDER.strip() else text
+
+
 def _print_ready(nb: Any, *, tables: bool) -> Any:
-    """Collapse ``\\r`` progress lines of stream outputs; give HTML tables a ``text/latex`` form; drop web images."""
+    """Collapse ``\\r`` progress lines of stream outputs; give HTML tables a ``text/latex`` form; drop web images;
+    mark a student's answer cell left empty as not answered."""
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     for cell in nb.cells:
+        answer = answer_text(cell)
+        if answer is not None:
+            cell.source = f"**Answer:** {answer}" if answer else f"**{NOT_ANSWERED}**"
         if cell.cell_type == "markdown":
             cell.source = printable_markdown(cell.source)
         for output in cell.get("outputs", []):

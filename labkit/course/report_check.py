@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from labkit.course.report import NOT_ANSWERED
+
 # Text that must never reach a hand-in: raw LaTeX, terminal colour codes, widget placeholders.
 DEBRIS = (r"\begin{", r"\textbf{", r"\end{", "\x1b[", "[0;3", "HBox(", "FloatProgress(", "IntProgress(",
           "VBox(", "Output()")
@@ -50,6 +52,20 @@ def generated_answers(notebook: str | Path) -> list[str]:
     return answers
 
 
+def hand_in_lines(notebook: str | Path) -> tuple[list[str], list[str], int]:
+    """A student's hand-in: (the exercise check lines printed, the answers written, answer cells left empty)."""
+    import nbformat
+
+    from labkit.checking import LINE
+    from labkit.course.report import answer_text
+
+    nb = nbformat.read(notebook, as_version=4)
+    checks = [m.group(0) for cell in nb.cells for output in cell.get("outputs", [])
+              for m in LINE.finditer(output.get("text", "") if output.get("output_type") == "stream" else "")]
+    answers = [answer_text(cell) for cell in nb.cells]
+    return checks, [a for a in answers if a], sum(a == "" for a in answers)
+
+
 def figure_outputs(notebook: str | Path) -> int:
     """Number of figure outputs (PNG or PDF) in an executed notebook."""
     import nbformat
@@ -80,6 +96,13 @@ def check_report(pdf: str | Path, notebook: str | Path) -> list[str]:
     missing = [char for char in symbols if char not in contents["text"]]
     if missing:
         problems.append(f"symbols of the generated answers missing from the PDF (no glyph in its font?): {missing}")
+    checks, written, empty = hand_in_lines(notebook)
+    problems += [f"exercise check line missing from the PDF: {line!r}" for line in checks
+                 if letters_and_digits(line)[:ANSWER_PREFIX] not in text]
+    problems += [f"the student's answer missing from the PDF: {answer[:80]!r}" for answer in written
+                 if letters_and_digits(answer)[:ANSWER_PREFIX] not in text]
+    if text.count(letters_and_digits(NOT_ANSWERED)) < empty:
+        problems.append(f"{empty} answer cell(s) left empty, but the PDF does not mark each {NOT_ANSWERED!r}")
     problems += [f"the PDF shows {debris!r}" for debris in DEBRIS if debris in contents["text"]]
     return problems
 
