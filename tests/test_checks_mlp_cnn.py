@@ -106,7 +106,7 @@ def test_time_to_accuracy_check_passes_the_first_check_at_or_above_the_target():
 ])
 def test_time_to_accuracy_check_fails_strict_comparison_last_check_or_epochs(wrong, capsys):
     assert not cnn_checks.time_to_accuracy(wrong).passed
-    assert "Exercise 2.4: failed:" in capsys.readouterr().out
+    assert "Exercise 2.1: failed:" in capsys.readouterr().out
 
 
 def test_the_checks_table_has_the_training_columns():

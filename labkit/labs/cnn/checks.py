@@ -51,22 +51,22 @@ def reference_macs(in_channels: int, out_channels: int, kernel: int, size: int, 
 
 
 def conv_output_size(student: Callable[..., int]) -> CheckResult:
-    """Exercise 2.1: the output side of a conv layer."""
+    """Exercise 2.2: the output side of a conv layer."""
     cases = [(label, {k: v[k] for k in ("size", "kernel", "stride", "padding")}) for label, v in _conv_cases(0)]
     cases = [(", ".join(f"{k}={v}" for k, v in kwargs.items()), kwargs) for _, kwargs in cases]
-    return run_cases("2.1", 1, student, reference_output_size, cases)
+    return run_cases("2.2", 1, student, reference_output_size, cases)
 
 
 def conv_params(student: Callable[..., int]) -> CheckResult:
-    """Exercise 2.2: the parameters of a conv layer (weights and biases)."""
+    """Exercise 2.3: the parameters of a conv layer (weights and biases)."""
     cases = [(f"in_channels={v['in_channels']}, out_channels={v['out_channels']}, kernel={v['kernel']}",
               {k: v[k] for k in ("in_channels", "out_channels", "kernel")}) for _, v in _conv_cases(1)]
-    return run_cases("2.2", 1, student, reference_params, cases)
+    return run_cases("2.3", 1, student, reference_params, cases)
 
 
 def conv_macs(student: Callable[..., int]) -> CheckResult:
-    """Exercise 2.3: the MACs of a conv layer on one example."""
-    return run_cases("2.3", 1, student, reference_macs, _conv_cases(2))
+    """Exercise 2.4: the MACs of a conv layer on one example."""
+    return run_cases("2.4", 1, student, reference_macs, _conv_cases(2))
 
 
 def checks_table(rows: list[tuple[float, float]]) -> pd.DataFrame:
@@ -98,5 +98,5 @@ def _time_cases(seed: int = 0) -> list[tuple[str, dict]]:
 
 
 def time_to_accuracy(student: Callable[..., float | None]) -> CheckResult:
-    """Exercise 2.4: the training time to first reach a train accuracy, from a checks table."""
-    return run_cases("2.4", 1, student, reference_time_to_accuracy, _time_cases())
+    """Exercise 2.1: the training time to first reach a train accuracy, from a checks table."""
+    return run_cases("2.1", 1, student, reference_time_to_accuracy, _time_cases())
