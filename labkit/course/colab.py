@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from labkit.paths import REPORTS_ENV
+from labkit.paths import REPORTS_ENV, project_root
 
 REPO_URL = "https://github.com/labkit-labs/labkit-labs"
 BRANCH = "main"
@@ -96,9 +96,10 @@ def sync_notebook(path: Path) -> bool:
 
 
 def main() -> int:
-    from labkit.course.cli import available_notebooks
-
-    for path in available_notebooks():
+    root = project_root() or project_root(Path(__file__))
+    if root is None:
+        raise SystemExit("no notebooks/ folder found: run from inside the labkit-labs checkout")
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         print(f"{path.name}: {'updated' if sync_notebook(path) else 'already in sync'}")
     return 0
 
