@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Callable
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> ModuleType:
-    """Import ``labkit.<name>`` on first use (PEP 562), so ``import labkit`` stays light."""
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as error:
-        if error.name != f"{__name__}.{name}":
-            raise
-        raise AttributeError(f"module 'labkit' has no attribute or submodule {name!r}") from None
+def lazy_submodules(package: str) -> Callable[[str], ModuleType]:
+    """Return a module ``__getattr__`` (PEP 562) that imports ``<package>.<name>`` on first use."""
+    def __getattr__(name: str) -> ModuleType:
+        try:
+            return importlib.import_module(f"{package}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{package}.{name}":
+                raise
+            raise AttributeError(f"module {package!r} has no attribute or submodule {name!r}") from None
+    return __getattr__
+
+
+__getattr__ = lazy_submodules(__name__)

@@ -5,6 +5,8 @@ no import cycles."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,6 +123,9 @@ def test_a_planted_violation_is_named_with_its_file_and_line(tmp_path, planted, 
 
 
 def test_import_labkit_then_a_submodule_works():
-    assert labkit.data.IMAGE_SIZE == 28 and labkit.labs.cnn.plan.PlannedSweep
-    with pytest.raises(AttributeError, match="no attribute or submodule 'nonsense'"):
-        labkit.nonsense
+    """In a fresh interpreter, as a notebook starts: ``import labkit``, then its submodules by attribute."""
+    script = ("import labkit; assert labkit.data.IMAGE_SIZE == 28; assert labkit.labs.cnn.plan.PlannedSweep\n"
+              "try:\n    labkit.nonsense\nexcept AttributeError as error:\n    print(error)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "no attribute or submodule 'nonsense'" in done.stdout, done.stdout
