@@ -147,3 +147,13 @@ def test_a_trained_model_runs_through_the_students_layers():
     got = gemm_checks.run_with_layers(model, x, conv=conv2d_gemm, linear=lambda x, weight, bias: x @ weight.T + bias)
     with torch.no_grad():
         assert (got - model(x)).abs().max() < 1e-5
+
+
+def test_a_pruning_loop_with_ones_own_heuristic_keys_its_rows_by_the_function():
+    from labkit.labs.pruning.loop import PruneSetup, heuristic_name
+
+    setup = PruneSetup(heuristic=l2_scores)
+    assert setup.key_fields("start")["heuristic"].startswith("l2_scores ")
+    assert heuristic_name(l2_scores) != heuristic_name(masked_zero) and heuristic_name("l2") == "l2"
+    with pytest.raises(ValueError, match="one finite score per channel"):
+        prune.channel_importance(CNN(), "conv1", lambda w, b: w.norm())
