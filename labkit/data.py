@@ -91,6 +91,23 @@ def idx_problem(path: Path) -> str | None:
     return None
 
 
+DATASET_ENV = "LABKIT_DATASET"  # `labkit run --dataset`: the dataset of every lab that takes one
+
+
+def chosen_dataset(default: str) -> str:
+    """Return the dataset a lab reads: ``$LABKIT_DATASET`` when set, else the lab's ``default``."""
+    return dataset_name(os.environ.get(DATASET_ENV, "").strip() or default)
+
+
+def check_available(name: str, data_dir: str | Path | None = None) -> None:
+    """Make sure both splits of ``name`` can be read before a long run starts: whole files on disk, else a
+    download (when online). Raise :class:`DatasetNotFoundError` (the files, the folder, what to pass) or
+    :class:`DamagedDatasetError`."""
+    check_files(name, data_dir)
+    for train in (True, False):
+        load_raw(name, data_dir, train=train)
+
+
 def check_files(name: str, data_dir: str | Path | None = None) -> None:
     """Raise :class:`DamagedDatasetError` naming the first IDX file of ``name`` that is on disk but not whole
     (missing files are left to torchvision's download)."""

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from labkit.data import dataset_name
+from labkit.data import DATASET_ENV, chosen_dataset, dataset_name
 from labkit.executors import Executor
 from labkit.train import resolve_device
 
@@ -75,16 +75,19 @@ def notebook_values(cls, namespace: dict[str, Any]) -> dict[str, Any]:
 
 
 def validated_params(cls, smoke_values: dict[str, Any], lab: str, params: dict[str, Any]):
-    """Build ``cls(**params)`` (unknown names are an error), then shrink the knobs still at their default
-    when smoke is on, so ``--smoke -p widths [16]`` keeps the 16."""
+    """Build ``cls(**params)`` (unknown names are an error); a dataset left at its default becomes
+    ``$LABKIT_DATASET`` when that is set; then shrink the knobs still at their default when smoke is on, so
+    ``--smoke -p widths [16]`` keeps the 16."""
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(params) - fields)
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown}; {lab} knows {sorted(fields)}")
     given = cls(**params)  # a bad value stops here, smoke or not
+    defaults = cls()
+    if hasattr(given, "dataset") and os.environ.get(DATASET_ENV) and given.dataset == defaults.dataset:
+        given = dataclasses.replace(given, dataset=chosen_dataset(defaults.dataset))  # labkit run --dataset
     if not smoke_from_env(given.smoke):
         return given
-    defaults = cls()
     shrunk = {name: value for name, value in smoke_values.items() if getattr(given, name) == getattr(defaults, name)}
     return dataclasses.replace(given, smoke=True, **shrunk)
 

@@ -26,5 +26,6 @@ def _isolated_env(monkeypatch, tmp_path):
     """Keep tests away from the real data, reports and progress settings."""
     monkeypatch.delenv("LABKIT_DATA_DIR", raising=False)
     monkeypatch.delenv("LABKIT_SMOKE", raising=False)
+    monkeypatch.delenv("LABKIT_DATASET", raising=False)
     monkeypatch.setenv("LABKIT_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv("LABKIT_PROGRESS", "off")

@@ -91,12 +91,12 @@ def test_clean_strips_outputs_but_keeps_the_checked_ones(tmp_path):
     assert cleaned.cells[1].execution_count == 1, "nbval rejects a checked output without an execution count"
 
 
-def test_ctrl_c_stops_the_run_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
+def test_ctrl_c_stops_the_run_and_says_how_to_resume(tmp_path, monkeypatch, capsys, data_dir):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "run_notebook", interrupted)
-    assert cli.main(["run", "01", "--reports-dir", str(tmp_path / "reports")]) == 130
+    assert cli.main(["run", "01", "--data-dir", str(data_dir), "--reports-dir", str(tmp_path / "reports")]) == 130
     assert "run the same command again to resume" in capsys.readouterr().err
 
 

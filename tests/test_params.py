@@ -154,8 +154,8 @@ def test_lab4_defaults_are_the_assignment():
     assert lab4(accuracy_threshold=0.9).target_accuracy == 0.9
 
 
-def test_lab4_smoke_runs_on_mnist_which_ci_has_offline():
-    assert lab4(smoke=True).dataset == "mnist" and lab4(smoke=True).max_steps == LAB4_SMOKE["max_steps"]
+def test_lab4_smoke_caps_the_steps_and_keeps_the_dataset():
+    assert lab4(smoke=True).dataset == "fashion_mnist" and lab4(smoke=True).max_steps == LAB4_SMOKE["max_steps"]
 
 
 def test_lab4_retraining_subset_never_exceeds_the_lab_data():
@@ -189,9 +189,9 @@ def test_lab5_defaults_compare_every_layout_on_cpu_with_compile():
     assert p.layouts == ("naive", "folded", "nhwc", "kn2row") and p.tolerance == 1e-5
 
 
-def test_lab5_smoke_uses_mnist_and_skips_compile():
+def test_lab5_smoke_skips_compile_and_keeps_the_dataset():
     p = lab5(smoke=True)
-    assert p.dataset == "mnist" and not p.compile and p.test_limit is not None
+    assert p.dataset == "fashion_mnist" and not p.compile and p.test_limit is not None
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -69,6 +69,37 @@ def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
                          f"its parameters are: {', '.join(known)}")
 
 
+def datasets_read(notebooks: Sequence[Path], parameters: dict[str, Any]) -> dict[str, list[str]]:
+    """Dataset -> the labs that will read it: ``-p dataset``, else ``$LABKIT_DATASET``, else the notebook's default."""
+    import papermill
+
+    from labkit.data import chosen_dataset, dataset_name
+
+    read: dict[str, list[str]] = {}
+    for notebook in notebooks:
+        known = papermill.inspect_notebook(str(notebook))
+        if "dataset" not in known:
+            continue
+        dataset = parameters.get("dataset") or chosen_dataset(parse_value(known["dataset"]["default"]))
+        read.setdefault(dataset_name(dataset), []).append(notebook.stem)
+    return read
+
+
+def check_data(notebooks: Sequence[Path], parameters: dict[str, Any]) -> None:
+    """Stop before the first lab when a dataset some lab reads is neither on disk nor downloadable (or is damaged)."""
+    from labkit.data import DamagedDatasetError, DatasetNotFoundError, check_available
+    for dataset, labs in datasets_read(notebooks, parameters).items():
+        try:
+            check_available(dataset)
+        except DatasetNotFoundError as missing:
+            other = "mnist" if dataset == "fashion_mnist" else "fashion_mnist"
+            raise SystemExit(f"labkit run: {', '.join(labs)} read {dataset}, which is not here. {missing}\n"
+                             f"Or run with --data-dir DIR (a folder holding it), or with --dataset {other} "
+                             f"to run every lab on {other}.") from None
+        except DamagedDatasetError as damaged:
+            raise SystemExit(f"labkit run: {', '.join(labs)} read {dataset}: {damaged}") from None
+
+
 def section_headings(cells: list[Any]) -> list[str]:
     """For each cell, the last Markdown heading at or above it ('' before the first)."""
     heading, headings = "", []
@@ -216,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="set a notebook parameter, e.g. -p epochs 1 -p depths '[1, 2]'")
     run.add_argument("--data-dir", help="dataset folder (torchvision layout); sets LABKIT_DATA_DIR")
+    run.add_argument("--dataset", help="dataset of every lab that reads one: fashion_mnist (the labs' default from "
+                     "Lab 2 on) or mnist; sets LABKIT_DATASET")
     run.add_argument("--reports-dir", help="where reports/<lab>/ folders go; sets LABKIT_REPORTS_DIR")
     run.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's own)")
     run.add_argument("--report", action="store_true", help="then export each executed notebook to PDF")
@@ -276,9 +309,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parameters = {name: parse_value(value) for name, value in args.parameter}
     if args.smoke:
         parameters["smoke"] = True
+    if args.dataset:
+        from labkit.data import DATASET_ENV, dataset_name
+
+        if "dataset" in parameters:
+            raise SystemExit("labkit run: give the dataset once: --dataset (every lab) or -p dataset (these labs)")
+        os.environ[DATASET_ENV] = dataset_name(args.dataset)
     notebooks = [find_notebook(n) for n in args.notebooks] or available_notebooks()
     for notebook in notebooks:  # every name checked before anything runs
         check_parameters(notebook, parameters)
+    check_data(notebooks, parameters)
     failed = []
     for notebook in notebooks:
         try:

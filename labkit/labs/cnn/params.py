@@ -15,6 +15,8 @@ from labkit.param_checks import (SweepParams, check_bools, check_common, int_lis
 class Lab2Params(SweepParams):
     """Every knob of Lab 2 (CNN sweeps), validated on creation."""
 
+    dataset: str = "fashion_mnist"  # the handout's (IITM CS6886); offline: labkit run --dataset mnist
+    device: str = "cpu"  # the handout trains Steps 1 and 2 on CPU ("not allowed to use GPUs"); "auto"/"cuda" allowed
     tracking: bool = True
     baseline_epochs: int = 10
     batch_size: int = 32
