@@ -198,8 +198,8 @@ def describe_curve(history: pd.DataFrame, checks: pd.DataFrame | None = None, *,
                            f"{epochs} while train loss keeps falling: the model overfits.")
     if word == "healthy" and facts["best_test_epoch"] is not None:
         points = 100 * facts["gap"]  # train minus test accuracy
-        gap = (f"; train accuracy ends {abs(points):.1f} points {'above' if points >= 0 else 'below'} test accuracy"
-               * bool(np.isfinite(points)))
+        gap = (f"; the epoch-average train accuracy (measured while training, dropout on) ends {abs(points):.1f} "
+               f"points {'above' if points >= 0 else 'below'} test accuracy" if np.isfinite(points) else "")
         where = ("at the last epoch" if facts["best_test_epoch"] == epochs
                  else f"at epoch {facts['best_test_epoch']} and ends only {facts['test_loss_rise']:#.2g} above it")
         return sentence + f" Test loss is lowest ({facts['min_test_loss']:#.3g}) {where}{gap}: training is healthy."

@@ -147,7 +147,7 @@ def test_describe_curve_names_the_epoch_where_overfitting_starts(overfit):
 def test_describe_curve_calls_a_falling_train_and_test_loss_healthy(healthy):
     assert describe_curve(healthy, label="lr 0.01") == (
         "lr 0.01: the train loss falls 75% (0.600 -> 0.150) in 3 epochs. Test loss is lowest (0.120) at the last "
-        "epoch; train accuracy ends 2.0 points above test accuracy: training is healthy.")
+        "epoch; the epoch-average train accuracy (measured while training, dropout on) ends 2.0 points above test accuracy: training is healthy.")
 
 
 def test_curves_plot_draws_one_panel_per_run_titled_with_its_verdict(healthy, overfit, diverged):
@@ -193,4 +193,4 @@ def test_describe_curve_never_rounds_a_partial_fall_to_100_percent():
 
 def test_describe_curve_says_which_accuracy_is_higher():
     ahead = history([0.6, 0.2, 0.15], [0.2, 0.15, 0.12], [0.90, 0.93, 0.94], [0.92, 0.94, 0.955])
-    assert "train accuracy ends 1.5 points below test accuracy" in describe_curve(ahead, label="x")
+    assert "train accuracy (measured while training, dropout on) ends 1.5 points below test accuracy" in describe_curve(ahead, label="x")
