@@ -178,6 +178,15 @@ def prepare_images(images: torch.Tensor, *, size: int = IMAGE_SIZE, mode: str = 
     return x.sub_(mean).div_(std)
 
 
+def ink_outside_center(images: torch.Tensor, size: int) -> float:
+    """Share of the total pixel intensity (ink) of uint8 ``images`` [N, H, W] that lies outside their central
+    ``size`` x ``size`` window: what a center crop to ``size`` throws away."""
+    check_size(size, "crop")
+    total = float(images.sum(dtype=torch.float64))
+    kept = float(F.center_crop(images, [size, size]).sum(dtype=torch.float64))
+    return 1.0 - kept / total if total else 0.0
+
+
 def torchvision_transform(name: str, *, size: int = IMAGE_SIZE, mode: str = "resize") -> transforms.Compose:
     """Return the per-sample PIL transform that matches :func:`prepare_images` (the textbook path)."""
     check_size(size, mode)
