@@ -47,7 +47,8 @@ def test_layer_is_pruned_one_channel_at_a_time_until_one_is_left(start, data, tm
     assert len(masks["conv1"]) == 2 and sorted(masks["conv1"]) == sorted(rows.channel.tolist())
     importance = prune.channel_importance(model, "conv1", "l2")
     assert rows.channel.iloc[0] == int(importance.argmin()), "the first step removes the least important channel"
-    assert (rows.pruning_drop == rows.acc_before - rows.acc_pruned).all()
+    assert (rows.pruning_drop == rows.acc_before - rows.acc_retrained).all(), "the handout's pruning drop"
+    assert (rows.zeroing_drop == rows.acc_before - rows.acc_pruned).all()
     assert rows.params.iloc[-1] < rows.params.iloc[0] and rows.macs.iloc[-1] < rows.macs.iloc[0]
     pruned = prune_loop.load_masked(last, masks)
     assert pruned.conv1.weight[masks["conv1"]].eq(0).all()
@@ -75,7 +76,7 @@ def test_a_step_over_the_threshold_ends_the_layer_and_is_not_kept(start, data, t
 
     def worse(*args, **kwargs):  # force a drop above the threshold
         row = real_step(*args, **kwargs)
-        return {**row, "acc_retrained": row["acc_before"] - 0.05, "step_drop": 0.05, "kept": False}
+        return {**row, "acc_retrained": row["acc_before"] - 0.05, "pruning_drop": 0.05, "kept": False}
 
     monkeypatch.setattr(prune_loop, "prune_step", worse)
     last, masks, rows = prune_loop.prune_layer(path, {"fc1": [0]}, "conv1", data, setup, tmp_path / "r.csv",

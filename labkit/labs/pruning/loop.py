@@ -34,7 +34,9 @@ from labkit.writer_lock import hold
 
 LAB = "04_pruning"
 STEP_COLUMNS = ["layer", "step", "channel", "channels_left", "acc_before", "acc_pruned", "acc_retrained",
-                "pruning_drop", "step_drop", "kept", "params", "macs"]
+                "pruning_drop", "zeroing_drop", "kept", "params", "macs"]
+# The handout's words: the *pruning drop* of a step is before pruning - after retraining (the first and last of the
+# triplet); the drop right after zeroing, before any retraining, is the *zeroing drop*.
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,8 @@ def prune_step(model: CNN, masks: dict[str, list[int]], layer: str, data: DataSp
     smaller = prune.remove_masked_channels(model, example)
     save_model(prune.remove_masks(prune.masked_copy(model)), save_to)
     return {"channel": channel, "channels_left": len(alive) - 1, "acc_before": acc_before, "acc_pruned": acc_pruned,
-            "acc_retrained": acc_retrained, "pruning_drop": acc_before - acc_pruned,
-            "step_drop": acc_before - acc_retrained, "kept": acc_before - acc_retrained <= setup.threshold,
+            "acc_retrained": acc_retrained, "pruning_drop": acc_before - acc_retrained,
+            "zeroing_drop": acc_before - acc_pruned, "kept": acc_before - acc_retrained <= setup.threshold,
             "params": count_params(smaller), "macs": count_macs(smaller, example),
             "macs_formula": prune.cnn_macs(smaller.config()), "masks": json.dumps(new_masks)}
 
