@@ -40,3 +40,20 @@ def test_the_gap_to_the_peak_is_an_expected_reason_unless_a_round_exceeds_it():
     assert "40% of the **100 GFLOP/s**" in text and "the expected reason" in text and "not located here" in text
     assert "noise, not a bound" in answers.achieved_vs_peak(40, 100, [0.4, 1.2, 0.42], batch_size=128,
                                                             matrix_size=2048)
+
+
+def bert_macs(plain_missing: bool) -> dict:
+    attention = 12 * 2 * 128 ** 2 * 768
+    torch_count = 11_000_000_000
+    return {"torch": torch_count, "analytic": torch_count, "thop": torch_count + 98_304,
+            "FlopCounterMode (plain)": torch_count - attention if plain_missing else torch_count}
+
+
+def test_a_plain_counter_that_misses_the_fused_attention_is_explained():
+    text = answers.bert_counters(bert_macs(True), n_layers=12, d_model=768, seq_len=128, n_norms=25)
+    assert "has no formula" in text and "drops the 301.99 M MACs" not in text and "drops the 302.0 M MACs" in text
+
+
+def test_a_torch_that_counts_the_attention_itself_is_said_to_agree():
+    text = answers.bert_counters(bert_macs(False), n_layers=12, d_model=768, seq_len=128, n_norms=25)
+    assert "reports the same" in text and "no formula" not in text and "302.0 M MACs" in text

@@ -68,3 +68,29 @@ def achieved_vs_peak(model_gflops: float, peak_gflops: float, fractions: list[fl
     return head + ("This run does not time the layers one by one, so the gap is not located here; the expected "
                    "reason is the work that is not one big GEMM: the first 7x7 convolution, the 3x3 ones with few "
                    "channels, batch norm, ReLU, pooling and residual adds, which move memory more than they compute.")
+
+
+def bert_counters(macs: dict[str, int], *, n_layers: int, d_model: int, seq_len: int, n_norms: int) -> str:
+    """How the MAC counters agree on BERT (``macs``: counter -> MACs, with "torch", "FlopCounterMode (plain)",
+    "analytic", "thop"), on any torch: a plain FlopCounterMode misses the fused CPU attention kernel only where this
+    torch has no formula for it."""
+    attention = n_layers * 2 * seq_len ** 2 * d_model  # QK^T and attention x V, per block
+    missed = macs["torch"] - macs["FlopCounterMode (plain)"]
+    head = f"At batch 1 and {seq_len} tokens BERT costs **{macs['torch'] / 1e9:.3f} GMACs**. "
+    if missed:
+        plain = (f"A plain `FlopCounterMode` reports {macs['FlopCounterMode (plain)'] / 1e9:.3f}: on CPU, "
+                 "`scaled_dot_product_attention` runs one fused kernel (`_scaled_dot_product_flash_attention_for_cpu`) "
+                 f"for which this torch has no formula, so it drops the {missed / 1e6:,.1f} M MACs of QK^T and "
+                 f"attention x V ({n_layers} blocks x 2 x {seq_len}² x {d_model}; {missed / macs['torch']:.1%} of the "
+                 "total at this length, growing with the square of the sequence). labkit's `torch` count adds torch's "
+                 "own SDPA formula for that kernel. ")
+    else:
+        plain = (f"A plain `FlopCounterMode` reports the same: this torch counts the attention kernel itself, QK^T "
+                 f"and attention x V included ({attention / 1e6:,.1f} M MACs: {n_layers} blocks x 2 x {seq_len}² x "
+                 f"{d_model}; {attention / macs['torch']:.1%} of the total at this length, growing with the square "
+                 "of the sequence). ")
+    analytic = ("exactly" if macs["analytic"] == macs["torch"] else f"{macs['analytic'] / macs['torch']:.4f}x")
+    return (head + plain + f"The analytic count agrees with labkit's `torch` count ({analytic}). thop intercepts "
+            "`scaled_dot_product_attention` as a function, so it sees the attention too, and it also books the "
+            f"element-wise work of the {n_norms} LayerNorms: {macs['thop'] - macs['torch']:,} MACs more than torch "
+            f"({macs['thop'] / macs['torch'] - 1:.2%}).")
