@@ -23,9 +23,10 @@ from labkit.layer_calls import dtype, inference, leaf_calls, shape
 from labkit.layer_formulas import analytic_macs, param_formula
 
 
-# On CPU, scaled_dot_product_attention runs aten._scaled_dot_product_flash_attention_for_cpu, for which this torch's
-# FlopCounterMode has no formula: it counts 0 for QK^T and attention x V. labkit hands the counter torch's own SDPA
-# formula for that kernel (custom_mapping; torch's global registry is left alone, so a plain counter shows the gap).
+# On CPU, scaled_dot_product_attention runs aten._scaled_dot_product_flash_attention_for_cpu, for which torch up to
+# 2.14 has no FlopCounterMode formula: it counts 0 for QK^T and attention x V (torch 2.15 counts it). labkit hands
+# the counter torch's own SDPA formula for that kernel (custom_mapping; torch's global registry is left alone, so a
+# plain counter shows the gap where there is one).
 def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
     """FLOPs of one CPU flash-attention call: QK^T plus attention x V, 2 per multiply-add (mask ignored)."""
     return sdpa_flop_count(query_shape, key_shape, value_shape)
@@ -87,7 +88,7 @@ def count_macs(model: nn.Module, *inputs: torch.Tensor, method: str = "torch") -
 
 
 def plain_flop_counter_macs(model: nn.Module, *inputs: torch.Tensor) -> int:
-    """Return the MACs a plain ``FlopCounterMode()`` reports: on CPU it counts 0 for fused attention."""
+    """Return the MACs a plain ``FlopCounterMode()`` reports: on CPU, torch up to 2.14 counts 0 for fused attention."""
     return _flop_counter_macs(model, inputs, None)
 
 
@@ -95,7 +96,7 @@ def counter_comparison(model: nn.Module, *inputs: torch.Tensor) -> pd.DataFrame:
     """Return what each MAC counter reports for one forward pass: ``counter``, ``macs``, ``vs_torch`` (ratio to
     labkit's "torch" count) and ``what_it_sees``."""
     seen = {"torch": "every aten matmul/conv, plus CPU fused attention (labkit's formula)",
-            "FlopCounterMode (plain)": "every aten matmul/conv it has a formula for: none for CPU fused attention",
+            "FlopCounterMode (plain)": "every aten matmul/conv it has a formula for (CPU fused attention only from torch 2.15)",
             "thop": "module hooks (Linear, Conv, norms, pooling) + torch functions (matmul, SDPA); counts norms too",
             "analytic": "labkit's formula per Linear/Conv leaf and per self-attention module"}
     counts = {"torch": count_macs(model, *inputs, method="torch"),
