@@ -179,6 +179,9 @@ def layer_table(model: nn.Module, *inputs: torch.Tensor) -> pd.DataFrame:
 
 
 def _flop_counter_macs(model: nn.Module, inputs: tuple[torch.Tensor, ...], formulas: dict | None) -> int:
+    # A torch.compile'd module does the same multiply-adds as the module it wraps; count that one, so the counter's
+    # global module hooks do not meet a compiled module (torch warns that they would fire twice).
+    model = getattr(model, "_orig_mod", model)
     counter = FlopCounterMode(display=False, custom_mapping=formulas)
     with inference(model), counter:
         model(*inputs)

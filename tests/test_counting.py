@@ -231,3 +231,13 @@ def test_layer_table_removes_its_hooks_even_on_error(mlp, image):
 
 def test_human_bytes_uses_binary_units():
     assert [human_bytes(512), human_bytes(1536), human_bytes(3 * 1024**2)] == ["512 B", "1.5 KiB", "3.0 MiB"]
+
+
+def test_a_compiled_module_is_counted_as_the_module_it_wraps_without_a_warning():
+    import warnings
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    x = torch.randn(3, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns when global module hooks meet a compiled module
+        assert count_macs(torch.compile(model), x) == count_macs(model, x) == 3 * (8 * 4 + 4 * 2)
