@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from labkit.compiling import compile_model
 from labkit.labs.inference.latency import InferenceSetup, config_inputs, latency_configs, whole_numbers
 from labkit.sweep import run_sweep
 from labkit.timing import measure_latency
@@ -68,7 +69,7 @@ def _build_variant(variant: str, model: nn.Module, inputs: tuple[torch.Tensor, .
         fast_inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
         call = lambda: fast(*fast_inputs)  # noqa: E731
     elif variant == "compile":
-        compiled = torch.compile(model)
+        compiled = compile_model(model)
         call = lambda: compiled(*inputs)  # noqa: E731
     elif variant == "int8_dynamic":
         with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
