@@ -1,6 +1,9 @@
 """Lab 3's generated answers take each branch on crafted rows, and say what this machine has, not 'both cores'."""
 
+from pathlib import Path
 from types import SimpleNamespace
+
+import pandas as pd
 
 from labkit.labs.inference import answers
 
@@ -38,22 +41,117 @@ def test_one_batch_against_batches_of_one_takes_each_branch():
 def test_the_gap_to_the_peak_is_an_expected_reason_unless_a_round_exceeds_it():
     text = answers.achieved_vs_peak(40, 100, [0.4, 0.38, 0.42], batch_size=128, matrix_size=2048)
     assert "40% of the **100 GFLOP/s**" in text and "the expected reason" in text and "not located here" in text
+    even = answers.achieved_vs_peak(5.2, 6.2, [0.75, 0.95], batch_size=8, matrix_size=512)
+    assert "**5.2 GFLOP/s**, 85% of the **6.2 GFLOP/s**" in even  # the median of two rounds is their mean
     assert "noise, not a bound" in answers.achieved_vs_peak(40, 100, [0.4, 1.2, 0.42], batch_size=128,
                                                             matrix_size=2048)
 
 
-def bert_macs(plain_missing: bool) -> dict:
-    attention = 12 * 2 * 128 ** 2 * 768
-    torch_count = 11_000_000_000
-    return {"torch": torch_count, "analytic": torch_count, "thop": torch_count + 98_304,
-            "FlopCounterMode (plain)": torch_count - attention if plain_missing else torch_count}
+def test_resnet_counters_say_how_thop_and_the_formulas_differ():
+    same = answers.resnet_counters({"torch": 1_000_000, "analytic": 1_000_000, "thop": 1_010_000})
+    assert "agree exactly" in same and "10,000 more (1.00%)" in same and "batch norms" in same
+    other = answers.resnet_counters({"torch": 1_000_000, "analytic": 1_001_000, "thop": 990_000})
+    assert "1.0010x torch's counter" in other and "10,000 fewer" in other and "agree exactly" not in other
+    assert "thop reports the same" in answers.resnet_counters({"torch": 5, "analytic": 5, "thop": 5})
 
 
-def test_a_plain_counter_that_misses_the_fused_attention_is_explained():
-    text = answers.bert_counters(bert_macs(True), n_layers=12, d_model=768, seq_len=128, n_norms=25)
-    assert "has no formula" in text and "drops the 301.99 M MACs" not in text and "drops the 302.0 M MACs" in text
+def convs(first, last):
+    """Conv rows (weight_bytes, activation_bytes) of the first and the last layer."""
+    return pd.DataFrame({"layer": ["conv1", "layer4.1.conv2"], "weight_bytes": [first[0], last[0]],
+                         "activation_bytes": [first[1], last[1]]})
 
 
-def test_a_torch_that_counts_the_attention_itself_is_said_to_agree():
-    text = answers.bert_counters(bert_macs(False), n_layers=12, d_model=768, seq_len=128, n_norms=25)
-    assert "reports the same" in text and "no formula" not in text and "302.0 M MACs" in text
+def test_conv_memory_reads_which_bytes_dominate_first_and_last():
+    usual = answers.conv_memory(convs((37_632, 12_845_056), (9_437_184, 100_352)), batch_size=1)
+    assert "Early layers move mostly activation bytes, late ones mostly weight bytes" in usual
+    assert "`conv1` has" in usual and "(more activations)" in usual and "(more weights)" in usual
+    big_batch = answers.conv_memory(convs((37_632, 12_845_056), (9_437_184, 12_845_056)), batch_size=128)
+    assert "every layer moves more activation bytes" in big_batch and "Early layers" not in big_batch
+    assert "weights outweigh activations" in answers.conv_memory(convs((9e6, 1e3), (9e6, 1e3)), batch_size=1)
+    assert "first layer moves more weights" in answers.conv_memory(convs((9e6, 1e3), (1e3, 9e6)), batch_size=1)
+
+
+def estimate(weights, live, kept, grads_state=1):
+    rows = [("inference", "weights", weights), ("inference", "input batch", 10), ("inference", "activations", live),
+            ("training", "weights", weights), ("training", "input batch", 10), ("training", "activations", kept),
+            ("training", "gradients", weights), ("training", "optimizer state", grads_state * weights)]
+    return pd.DataFrame(rows, columns=["phase", "part", "bytes"])
+
+
+def peak(total, activation=0, gradient=0, method="torch.profiler memory timeline"):
+    return {"peak_total": total, "activation": activation, "gradient": gradient, "method": method}
+
+
+def test_memory_budget_compares_weights_and_activations_in_each_phase():
+    mib = 2 ** 20
+    big = answers.memory_budget(estimate(45 * mib, 200 * mib, 2000 * mib), peak(250 * mib),
+                                peak(2100 * mib, 1900 * mib, 20 * mib), batch_size=64)
+    assert "activations take more than the weights" in big and "The profiler measured" in big
+    assert "kept for backward (measured 1.9 GiB) are its largest part, more than the 45.0 MiB of weights" in big
+    assert "only 20.0 MiB of the 45.0 MiB" in big
+    small = answers.memory_budget(estimate(45 * mib, 3 * mib, 30 * mib), peak(50 * mib, method="torch.cuda.x"),
+                                  peak(140 * mib, 30 * mib, 45 * mib), batch_size=1)
+    assert "the weights take more than the activations" in small and "CUDA's allocator measured" in small
+    assert "are less than the 45.0 MiB of weights. " in small and "all 45.0 MiB of gradients exist" in small
+
+
+def speed_rows(rows):
+    columns = ["model", "batch_size", "variant", "speedup", "rel_diff", "skipped"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_speedup_summary_takes_every_branch():
+    speed = speed_rows([("resnet18", 1, "channels_last", 1.5, 1e-6, None),
+                        ("resnet18", 1, "bf16_autocast", 2.0, 0.05, None),
+                        ("bert", 1, "int8_dynamic", 1.02, 1e-3, None),
+                        ("bert", 8, "int8_dynamic", 0.9, 1e-3, None),
+                        ("bert", 8, "compile", None, None, "no C compiler")])
+    best = pd.DataFrame({"model": ["resnet18", "bert", "bert"], "batch_size": [1, 1, 8],
+                         "fastest_variant": ["channels_last", "int8_dynamic", "eager"], "speedup": [1.5, 1.02, 1.0],
+                         "rel_diff": [1e-6, 1e-3, 0.0]})
+    text = answers.speedup_summary(best, speed, tolerance=0.01)
+    assert "within 1% of fp32" in text and "**ResNet18, batch 1**: `channels_last`, 1.50x" in text
+    assert "the expected reason: NHWC" in text and "1.02x is a gain small enough to be timing noise" in text
+    assert "**BERT, batch 8**: no variant is both faster and within tolerance" in text
+    assert "outside the tolerance: `bf16_autocast` (resnet18, batch 1: 2.00x, output off by 5.0%)" in text
+    assert "Not measured here: `compile` for bert: no C compiler." in text
+    clean = answers.speedup_summary(best.iloc[:1], speed.iloc[:1], tolerance=0.01)
+    assert "outside" not in clean and "Not measured" not in clean
+
+
+def onnx_file(name, ops):
+    return {"path": Path(f"/r/onnx/{name}.onnx"), "nodes": sum(ops.values()), "data_bytes": 2 ** 20, "ops": ops}
+
+
+def test_onnx_summary_says_what_the_graphs_hold_or_that_export_was_off():
+    assert "Export is off" in answers.onnx_summary({}, n_layers=12)
+    folded = {"resnet18": onnx_file("resnet18", {"Conv": 20, "Relu": 17, "ReduceMean": 1, "Gemm": 1}),
+              "bert": onnx_file("bert_qa", {"MatMul": 97, "Softmax": 12, "LayerNormalization": 25})}
+    text = answers.onnx_summary(folded, n_layers=12)
+    assert "no `BatchNormalization` node" in text and "(`ReduceMean`)" in text
+    assert "the 12 blocks x 8 GEMMs of section 6 plus the QA head" in text and "(one per block)" in text
+    assert "12 `Softmax` (one per block) and `LayerNormalization`." in text and "`Gelu`" not in text and "`resnet18.onnx` (39 nodes" in text
+    kept = {"resnet18": onnx_file("resnet18", {"Conv": 20, "BatchNormalization": 20}),
+            "bert": onnx_file("bert_qa", {"MatMul": 60, "Softmax": 6})}
+    other = answers.onnx_summary(kept, n_layers=12)
+    assert "The 20 `BatchNormalization` nodes stay separate" in other and "section 6" not in other
+    assert "one per block" not in other and "splitting heads, 6 `Softmax`." in other
+
+
+def test_the_setting_counts_threads_and_names_the_weights():
+    fingerprint = {"torch_version": "2.9.0", "torch_blas": "mkl", "torch_cpu_capability": "AVX2"}
+    assert "), 1 thread. " in answers.run_setting("a CPU", fingerprint, "abc", threads=1)
+    assert "), 16 threads. " in answers.run_setting("an NVIDIA H200", fingerprint, "abc", threads=16)
+    shape = dict(max_tokens=512, d_model=768, n_heads=12, n_blocks=12, seq_len=128)
+    assert "**pretrained checkpoints**" in answers.models_built(True, **shape)
+    assert "**random (pretrained = False)**" in answers.models_built(False, **shape)
+
+
+def test_training_activations_below_the_optimizer_state_are_still_compared_with_the_weights():
+    mib = 2 ** 20
+    text = answers.memory_budget(estimate(45 * mib, 3 * mib, 60 * mib, grads_state=2), peak(50 * mib),
+                                 peak(300 * mib, 60 * mib, 10 * mib), batch_size=1)
+    assert "are less than the 90.0 MiB of optimizer state, yet more than the weights." in text
+    low = answers.memory_budget(estimate(45 * mib, 3 * mib, 30 * mib, grads_state=2), peak(50 * mib),
+                                peak(300 * mib, 30 * mib, 10 * mib), batch_size=1)
+    assert "are less than the 90.0 MiB of optimizer state and the 45.0 MiB of weights." in low

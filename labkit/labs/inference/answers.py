@@ -3,7 +3,28 @@ CPU or CUDA). A reason the data do not show is given as the expected one, never 
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
+
+import pandas as pd
+
+from labkit.counting import human_bytes
+from labkit.prose import sentences
+
+
+def run_setting(device: str, fingerprint: dict[str, Any], fingerprint_id: str, *, threads: int) -> str:
+    """What this run times on (``device``: described in words; ``fingerprint``: ``sysinfo.fingerprint()``)."""
+    thread_s = "1 thread" if threads == 1 else f"{threads} threads"
+    return (f"This run times on **{device}**, with PyTorch {fingerprint['torch_version']} ({fingerprint['torch_blas']} "
+            f"BLAS, CPU kernels built for {fingerprint['torch_cpu_capability']}), {thread_s}. Every result row carries "
+            f"the fingerprint id `{fingerprint_id}`, so numbers from different machines never mix.")
+
+
+def models_built(pretrained: bool, *, max_tokens: int, d_model: int, n_heads: int, n_blocks: int, seq_len: int) -> str:
+    """Which weights the two models carry, and BERT's shape against the sequence length this run uses."""
+    weights = "pretrained checkpoints" if pretrained else "random (pretrained = False)"
+    return (f"Weights: **{weights}**. BERT reads up to {max_tokens} tokens with d_model = {d_model}, {n_heads} heads "
+            f"and {n_blocks} encoder blocks; this run uses sequences of **{seq_len}** tokens.")
 
 
 def _workers(device: str, threads: int) -> str:
@@ -58,9 +79,10 @@ def one_batch_vs_batches_of_one(n_examples: int, one_batch_ms: float, batches_of
 def achieved_vs_peak(model_gflops: float, peak_gflops: float, fractions: list[float], *, batch_size: int,
                      matrix_size: int) -> str:
     """ResNet18's achieved GFLOP/s against a large fp32 matmul's, from interleaved rounds (``fractions`` per round)."""
-    median = sorted(fractions)[len(fractions) // 2]
-    head = (f"At batch {batch_size} ResNet18 achieves **{model_gflops:.0f} GFLOP/s**, {median:.0%} of the "
-            f"**{peak_gflops:.0f} GFLOP/s** a {matrix_size}x{matrix_size} fp32 matmul reaches here (median of "
+    median = statistics.median(fractions)
+    rate = (lambda gflops: f"{gflops:.0f}" if gflops >= 10 else f"{gflops:.1f}")
+    head = (f"At batch {batch_size} ResNet18 achieves **{rate(model_gflops)} GFLOP/s**, {median:.0%} of the "
+            f"**{rate(peak_gflops)} GFLOP/s** a {matrix_size}x{matrix_size} fp32 matmul reaches here (median of "
             f"{len(fractions)} interleaved rounds; per round {min(fractions):.0%} to {max(fractions):.0%}). ")
     if max(fractions) > 1:
         return head + ("One round exceeds the peak: the machine's load changed between the two measurements, so that "
@@ -70,27 +92,154 @@ def achieved_vs_peak(model_gflops: float, peak_gflops: float, fractions: list[fl
                    "channels, batch norm, ReLU, pooling and residual adds, which move memory more than they compute.")
 
 
-def bert_counters(macs: dict[str, int], *, n_layers: int, d_model: int, seq_len: int, n_norms: int) -> str:
-    """How the MAC counters agree on BERT (``macs``: counter -> MACs, with "torch", "FlopCounterMode (plain)",
-    "analytic", "thop"), on any torch: a plain FlopCounterMode misses the fused CPU attention kernel only where this
-    torch has no formula for it."""
-    attention = n_layers * 2 * seq_len ** 2 * d_model  # QK^T and attention x V, per block
-    missed = macs["torch"] - macs["FlopCounterMode (plain)"]
-    head = f"At batch 1 and {seq_len} tokens BERT costs **{macs['torch'] / 1e9:.3f} GMACs**. "
-    if missed:
-        plain = (f"A plain `FlopCounterMode` reports {macs['FlopCounterMode (plain)'] / 1e9:.3f}: on CPU, "
-                 "`scaled_dot_product_attention` runs one fused kernel (`_scaled_dot_product_flash_attention_for_cpu`) "
-                 f"for which this torch has no formula, so it drops the {missed / 1e6:,.1f} M MACs of QK^T and "
-                 f"attention x V ({n_layers} blocks x 2 x {seq_len}² x {d_model}; {missed / macs['torch']:.1%} of the "
-                 "total at this length, growing with the square of the sequence). labkit's `torch` count adds torch's "
-                 "own SDPA formula for that kernel. ")
+def resnet_counters(macs: dict[str, int]) -> str:
+    """ResNet18's MACs per image and how the counters agree (``macs``: counter -> MACs, "torch", "analytic", "thop")."""
+    torch_macs, analytic, extra = macs["torch"], macs["analytic"], macs["thop"] - macs["torch"]
+    head = f"One image costs **{torch_macs / 1e9:.3f} GMACs** ({2 * torch_macs / 1e9:.2f} GFLOPs). "
+    if analytic == torch_macs:
+        agree = ("torch's counter and labkit's formulas agree exactly: both count the convolutions and the final "
+                 "linear layer. ")
     else:
-        plain = (f"A plain `FlopCounterMode` reports the same: this torch counts the attention kernel itself, QK^T "
-                 f"and attention x V included ({attention / 1e6:,.1f} M MACs: {n_layers} blocks x 2 x {seq_len}² x "
-                 f"{d_model}; {attention / macs['torch']:.1%} of the total at this length, growing with the square "
-                 "of the sequence). ")
-    analytic = ("exactly" if macs["analytic"] == macs["torch"] else f"{macs['analytic'] / macs['torch']:.4f}x")
-    return (head + plain + f"The analytic count agrees with labkit's `torch` count ({analytic}). thop intercepts "
-            "`scaled_dot_product_attention` as a function, so it sees the attention too, and it also books the "
-            f"element-wise work of the {n_norms} LayerNorms: {macs['thop'] - macs['torch']:,} MACs more than torch "
-            f"({macs['thop'] / macs['torch'] - 1:.2%}).")
+        agree = f"labkit's formulas count {analytic / torch_macs:.4f}x torch's counter. "
+    if extra > 0:
+        thop = (f"thop reports {extra:,} more ({extra / torch_macs:.2%}): it also books the element-wise work of the "
+                "batch norms and the pooling, which is not a matrix product.")
+    elif extra < 0:
+        thop = f"thop reports {-extra:,} fewer ({-extra / torch_macs:.2%}): it misses part of the convolutions' work."
+    else:
+        thop = "thop reports the same count."
+    return head + agree + thop
+
+
+def _bytes(nbytes: float) -> str:
+    return human_bytes(int(nbytes))
+
+
+def conv_memory(convs: pd.DataFrame, *, batch_size: int) -> str:
+    """The conv layers' weight and activation (output) bytes at ``batch_size``: which dominates first and last."""
+    first, last = convs.iloc[0], convs.iloc[-1]
+    head = (f"The {len(convs)} convolutions hold **{_bytes(convs.weight_bytes.sum())}** of weights and, at batch "
+            f"{batch_size}, produce **{_bytes(convs.activation_bytes.sum())}** of outputs.")
+
+    def layer(row: Any) -> str:
+        more = "activations" if row.activation_bytes > row.weight_bytes else "weights"
+        return (f"`{row.layer}` has {_bytes(row.weight_bytes)} of weights and {_bytes(row.activation_bytes)} of "
+                f"activations (more {more})")
+
+    early = first.activation_bytes > first.weight_bytes
+    late = last.weight_bytes > last.activation_bytes
+    if early and late:
+        end = "Early layers move mostly activation bytes, late ones mostly weight bytes."
+    elif early:
+        end = (f"At batch {batch_size} activations outweigh weights even in the last layer: every layer moves more "
+               "activation bytes than weight bytes.")
+    elif late:
+        end = f"At batch {batch_size} weights outweigh activations in both the first and the last layer."
+    else:
+        end = "Here the first layer moves more weights and the last more activations."
+    return sentences(head, f"The first layer {layer(first)}; the last {layer(last)}.", end)
+
+
+def memory_budget(estimate: pd.DataFrame, inference_peak: dict, training_peak: dict, *, batch_size: int) -> str:
+    """Weights against activations in inference and training (``estimate``: phase, part, bytes; the peaks from
+    ``memory.measured_peak``, bytes per profiler category), estimated and measured."""
+    part = estimate.set_index(["phase", "part"]).bytes
+    total = estimate.groupby("phase").bytes.sum()
+    weights, act = part["inference", "weights"], part["inference", "activations"]
+    by = ("CUDA's allocator" if "cuda" in str(inference_peak.get("method", "")) else "The profiler")
+    infer = (f"At batch {batch_size}, inference needs an estimated **{_bytes(total['inference'])}**: "
+             f"{_bytes(weights)} of weights and {_bytes(act)} of activations alive at once, so "
+             + ("activations take more than the weights. " if act > weights else "the weights take more than the "
+                "activations. ") + f"{by} measured a peak of **{_bytes(inference_peak['peak_total'])}**.")
+    train = part["training"]
+    kept, largest = train["activations"], train.drop("activations").idxmax()
+    train_text = (f"Training needs an estimated **{_bytes(total['training'])}**, "
+                  f"{total['training'] / total['inference']:.1f}x more (measured peak "
+                  f"**{_bytes(training_peak['peak_total'])}**): ")
+    measured = f"(measured {_bytes(training_peak.get('activation', 0))})"
+    if kept > train.drop("activations").max():
+        train_text += (f"the {_bytes(kept)} of activations kept for backward {measured} are its largest part, "
+                       f"more than the {_bytes(train['weights'])} of weights.")
+    else:
+        train_text += (f"the {_bytes(kept)} of activations kept for backward {measured} are less than the "
+                       f"{_bytes(train[largest])} of {largest}"
+                       + ("" if largest == "weights" else ", yet more than the weights" if kept > train["weights"]
+                          else f" and the {_bytes(train['weights'])} of weights") + ".")
+    grads, grads_measured = train["gradients"], training_peak.get("gradient", 0)
+    if grads_measured < grads:
+        peak_when = (f"At the peak only {_bytes(grads_measured)} of the {_bytes(grads)} of gradients exist: the peak "
+                     "falls in the backward pass, while activations are still held and gradients are still being made.")
+    else:
+        peak_when = (f"At the peak all {_bytes(grads)} of gradients exist ({_bytes(grads_measured)} measured): the "
+                     "peak falls at the end of the backward pass or in the optimizer step.")
+    return sentences(infer, train_text, peak_when)
+
+
+_NAMES = {"resnet18": "ResNet18", "bert": "BERT"}
+_WHY = {  # the expected reason each variant is faster; the run times it, it does not profile it
+    "channels_last": "NHWC lets the convolution kernels read each pixel's channels contiguously",
+    "compile": "inductor fuses the element-wise layers into fewer kernels, so less memory traffic",
+    "int8_dynamic": ("int8 weights are a quarter of fp32's bytes and int8 products do more multiply-adds per "
+                     "instruction"),
+    "bf16_autocast": "bfloat16 halves the bytes of every operand and bf16 instructions do more multiply-adds each",
+}
+
+
+def speedup_summary(best: pd.DataFrame, speed: pd.DataFrame, *, tolerance: float) -> str:
+    """Markdown: per model and batch the fastest variant within ``tolerance`` (``best`` from
+    ``speedups.fastest_within``), then the variants faster but outside it and the ones not measured (``speed``)."""
+    lines = []
+    for r in best.itertuples():
+        head = f"- **{_NAMES.get(r.model, r.model)}, batch {r.batch_size}**: "
+        if r.fastest_variant == "eager":
+            lines.append(head + "no variant is both faster and within tolerance: eager fp32")
+            continue
+        close = (f"; {r.speedup:.2f}x is a gain small enough to be timing noise" if r.speedup < 1.05 else
+                 f"; the expected reason: {_WHY[r.fastest_variant]}" if r.fastest_variant in _WHY else "")
+        lines.append(head + f"`{r.fastest_variant}`, {r.speedup:.2f}x faster than eager fp32; its largest output "
+                     f"difference is {r.rel_diff:.1e} of the largest fp32 output" + close)
+    text = f"Fastest variant whose output stays within {tolerance:.0%} of fp32:\n\n" + "\n".join(lines)
+    measured = speed[speed.skipped.isna()]
+    outside = measured[(measured.rel_diff > tolerance) & (measured.speedup > 1)]
+    if not outside.empty:
+        text += "\n\nFaster but outside the tolerance: " + ", ".join(
+            f"`{r.variant}` ({r.model}, batch {r.batch_size}: {r.speedup:.2f}x, output off by {r.rel_diff:.1%})"
+            for r in outside.itertuples()) + "."
+    for r in speed[speed.skipped.notna()].drop_duplicates("variant").itertuples():
+        text += f"\n\nNot measured here: `{r.variant}` for {r.model}: {r.skipped}."
+    return text
+
+
+def _ops(ops: dict[str, int]) -> str:
+    return ", ".join(f"{n} {op}" for op, n in ops.items())
+
+
+def onnx_summary(onnx_files: dict[str, dict], *, n_layers: int) -> str:
+    """What the exported ONNX graphs hold (``onnx_files``: model -> ``export.export_onnx``'s dict, with path, nodes,
+    data_bytes, ops), for BERT with ``n_layers`` encoder blocks; a sentence saying so when export was off."""
+    if not onnx_files:
+        return "Export is off in this run (export_onnx = False): no ONNX file to open in Netron."
+    parts = []
+    if "resnet18" in onnx_files:
+        ops = onnx_files["resnet18"]["ops"]
+        norms = ops.get("BatchNormalization", 0)
+        parts.append(f"**ResNet18** ({_ops(ops)}): a chain of `Conv`-`Relu` pairs with the residual `Add` of each "
+                     "basic block, one `MaxPool`, the global average"
+                     + (" (`ReduceMean`)" if "ReduceMean" in ops else "") + " and a final `Gemm`. " +
+                     ("There is no `BatchNormalization` node: the exporter folded each batch norm into the convolution "
+                      "before it (inference only)." if not norms else
+                      f"The {norms} `BatchNormalization` nodes stay separate: this export did not fold them into "
+                      "the convolutions."))
+    if "bert" in onnx_files:
+        ops = onnx_files["bert"]["ops"]
+        matmuls, softmax = ops.get("MatMul", 0), ops.get("Softmax", 0)
+        of_section_6 = (f", the {n_layers} blocks x 8 GEMMs of section 6 plus the QA head"
+                        if matmuls == n_layers * 8 + 1 else "")  # 6 weight + 2 attention GEMMs per block, + QA head
+        per_block = " (one per block)" if softmax == n_layers else ""
+        others = [f"{softmax} `Softmax`{per_block}"] + [f"`{op}`" for op in ("LayerNormalization", "Gelu") if op in ops]
+        parts.append(f"**BERT** ({_ops(ops)}): {matmuls} `MatMul` nodes{of_section_6}, with `Reshape`/`Transpose` "
+                     f"splitting heads, {', '.join(others[:-1]) + ' and ' if len(others) > 1 else ''}{others[-1]}. "
+                     "Click a node in Netron to see its weight shapes.")
+    files = ", ".join(f"`{f['path'].name}` ({f['nodes']} nodes, weights {_bytes(f['data_bytes'])} in "
+                      f"`{f['path'].name}.data`)" for f in onnx_files.values())
+    return sentences(*parts, f"Files: {files}.")
