@@ -6,11 +6,15 @@ cells and the tests skip with that reason). Triton ships with the CUDA build of 
 
 from __future__ import annotations
 
+import copy
 import functools
-import statistics
 from typing import Callable
 
+import pandas as pd
 import torch
+from torch import nn
+
+from labkit.timing import LatencyStats
 
 
 def gpu_unavailable() -> str | None:
@@ -90,9 +94,30 @@ def triton_matmul(a: torch.Tensor, b: torch.Tensor, *, block_m: int = 64, block_
     return c
 
 
-def triton_vs_cublas(sizes=(512, 1024, 2048, 4096), *, repeats: int = 20) -> list[dict[str, float]]:
-    """Time square fp32 matmuls with labkit's Triton kernel and with cuBLAS (``torch.mm``, TF32 off); return
-    one row per size: ``n``, ``triton_ms``, ``cublas_ms``, ``triton_tflops``, ``cublas_tflops``, ``max_abs_diff``."""
+def _spread(times_ms: list[float], prefix: str = "") -> dict[str, float]:
+    """The median, p10 and p90 of ``times_ms`` as ``{prefix}ms`` (``median_ms`` without a prefix), ..."""
+    stats = LatencyStats(batch_size=1, samples_ms=tuple(times_ms))
+    return {f"{prefix or 'median_'}ms": stats.median_ms, f"{prefix}p10_ms": stats.p10_ms,
+            f"{prefix}p90_ms": stats.p90_ms}
+
+
+def model_times(models: dict[str, nn.Module], x: torch.Tensor, *, repeats: int = 50) -> pd.DataFrame:
+    """Time a copy of each model on CUDA on the batch ``x`` with CUDA events; one row per model: ``model``,
+    ``batch_size``, ``median_ms``, ``p10_ms``, ``p90_ms`` (ms per batch over ``repeats`` calls). The models stay put."""
+    xg = x.to("cuda")
+    rows = []
+    with torch.inference_mode():
+        for name, model in models.items():
+            on_gpu = copy.deepcopy(model).to("cuda").eval()
+            times_ms = cuda_event_ms(lambda m=on_gpu: m(xg), repeats=repeats)
+            rows.append({"model": name, "batch_size": len(x), **_spread(times_ms)})
+    return pd.DataFrame(rows)
+
+
+def triton_vs_cublas(sizes=(512, 1024, 2048, 4096), *, repeats: int = 20) -> pd.DataFrame:
+    """Time square fp32 matmuls with labkit's Triton kernel and with cuBLAS (``torch.mm``, TF32 off); one row per
+    size: ``n``, ``triton_ms`` and ``cublas_ms`` (medians, with ``*_p10_ms``, ``*_p90_ms``), ``triton_tflops``,
+    ``cublas_tflops``, ``max_abs_diff``."""
     previous = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False  # compare fp32 with fp32
     try:
@@ -100,10 +125,10 @@ def triton_vs_cublas(sizes=(512, 1024, 2048, 4096), *, repeats: int = 20) -> lis
         for n in sizes:
             a, b = torch.randn(n, n, device="cuda"), torch.randn(n, n, device="cuda")
             diff = float((triton_matmul(a, b) - torch.mm(a, b)).abs().max())
-            tri = statistics.median(cuda_event_ms(lambda: triton_matmul(a, b), repeats=repeats))
-            cub = statistics.median(cuda_event_ms(lambda: torch.mm(a, b), repeats=repeats))
-            rows.append({"n": n, "triton_ms": tri, "cublas_ms": cub, "triton_tflops": 2 * n ** 3 / tri / 1e9,
-                         "cublas_tflops": 2 * n ** 3 / cub / 1e9, "max_abs_diff": diff})
-        return rows
+            row = {"n": n, **_spread(cuda_event_ms(lambda: triton_matmul(a, b), repeats=repeats), "triton_"),
+                   **_spread(cuda_event_ms(lambda: torch.mm(a, b), repeats=repeats), "cublas_")}
+            rows.append({**row, "triton_tflops": 2 * n ** 3 / row["triton_ms"] / 1e9,
+                         "cublas_tflops": 2 * n ** 3 / row["cublas_ms"] / 1e9, "max_abs_diff": diff})
+        return pd.DataFrame(rows)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = previous
