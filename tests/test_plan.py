@@ -25,11 +25,12 @@ def test_default_plan_has_every_sweep_of_the_notebook_with_its_epochs_and_data()
     assert sizes == {"baseline": 1, "regularization": len(p.dropouts) + len(p.weight_decays) + len(p.lrs),
                      "normalization": 2, "channels": len(p.arch_channels), "kernel size": len(p.arch_kernel_sizes),
                      "conv layers": len(p.arch_conv_layers), "batch size": len(p.arch_batch_sizes),
-                     "model grid": 72, "training grid": 48, "pathologies": 5, "final": 1}
+                     "model grid": 72, "training grid": 48, "edge regularization": 1, "pathologies": 5, "final": 1}
     assert {t.epochs for t in planned["baseline"]} == {p.baseline_epochs}
     assert {(t.epochs, t.train_limit) for t in planned["regularization"]} == {(20, 6000)}
     assert {(t.epochs, t.train_limit) for t in planned["pathologies"]} == {(10, 6000)}
-    assert {(t.epochs, t.train_limit) for t in planned["model grid"] + planned["training grid"]} == {(2, None)}
+    assert {(t.epochs, t.train_limit) for t in planned["model grid"] + planned["training grid"]
+            + planned["edge regularization"]} == {(2, None)}
     assert [t.config["batch_size"] for t in planned["batch size"]] == list(p.arch_batch_sizes)
 
 
@@ -100,11 +101,18 @@ def notebook_plan_calls() -> list[str]:
 def test_the_notebook_trains_every_planned_sweep_in_the_plans_order_and_nothing_else():
     called = [name.removeprefix("plan.") for name in notebook_plan_calls() if name.startswith("plan.")]
     planned_order = ["baseline", "regularization", "normalization", "architecture", "model_grid", "training_grid",
-                     "pathologies", "final"]
+                     "edge_regularized", "pathologies", "final"]
     assert [name for name in called if name in planned_order] == planned_order
     names = [s.name for s in plan.sweeps(Lab2Params())]
     assert names == ["baseline", "regularization", "normalization", "channels", "kernel size", "conv layers",
-                     "batch size", "model grid", "training grid", "pathologies", "final"], \
+                     "batch size", "model grid", "training grid", "edge regularization", "pathologies", "final"], \
         "plan.sweeps lists the sweeps in the notebook's order"
     assert "cnn_sweeps.run_cnn_sweep" not in notebook_plan_calls(), "the notebook trains through plan.run only"
 
+
+def test_edge_regularization_adds_dropout_only_where_there_is_a_hidden_layer_and_weight_decay_always():
+    p = Lab2Params()
+    with_hidden = plan.edge_regularized(p, {**plan.baseline_config(p), "hidden": [50]}).configs[0]
+    without = plan.edge_regularized(p, {**plan.baseline_config(p), "hidden": []}).configs[0]
+    assert (with_hidden["dropout"], with_hidden["weight_decay"]) == (plan.EDGE_DROPOUT, plan.EDGE_WEIGHT_DECAY)
+    assert (without["dropout"], without["weight_decay"]) == (0.0, plan.EDGE_WEIGHT_DECAY)

@@ -106,6 +106,19 @@ def training_grid(p: Lab2Params, best_model: dict[str, Any] | None = None) -> Pl
     return PlannedSweep("training grid", configs, p.sweep_epochs, p.train_limit)
 
 
+# What regularising the edge model adds: dropout after its hidden FC layer(s) (none without one) and L2 weight decay.
+EDGE_DROPOUT, EDGE_WEIGHT_DECAY = 0.5, 1e-3
+
+
+def edge_regularized(p: Lab2Params, edge_model: dict[str, Any] | None = None) -> PlannedSweep:
+    """``edge_model`` (the cheapest model near the best accuracy, see :func:`labkit.labs.cnn.edge.edge_candidate`;
+    before the run, the baseline) trained once more with :data:`EDGE_DROPOUT` and :data:`EDGE_WEIGHT_DECAY`, on the
+    same data and epochs as the grids it was picked from."""
+    base = edge_model or baseline_config(p)
+    config = {**base, "dropout": EDGE_DROPOUT if base.get("hidden") else 0.0, "weight_decay": EDGE_WEIGHT_DECAY}
+    return PlannedSweep("edge regularization", [config], p.sweep_epochs, p.train_limit)
+
+
 def pathologies(p: Lab2Params) -> PlannedSweep:
     """Five ways to train badly, each one knob away from the baseline: learning rate too high (1.0) or too low
     (1e-4, no momentum), momentum too high (0.99), batch too small (1), and a large model that overfits."""
@@ -129,9 +142,10 @@ def final(p: Lab2Params, best_training: dict[str, Any] | None = None) -> Planned
 def sweeps(p: Lab2Params, best_model: dict[str, Any] | None = None,
            best_training: dict[str, Any] | None = None) -> list[PlannedSweep]:
     """Every sweep of the notebook, in its order (``best_model``/``best_training``: see :func:`training_grid`,
-    :func:`final`; default the baseline, or ``best_model`` for the final run)."""
+    :func:`final`; default the baseline, or ``best_model`` for the final run; the edge model priced as the
+    baseline)."""
     return [baseline(p), regularization(p), normalization(p), *architecture(p), model_grid(p),
-            training_grid(p, best_model), pathologies(p), final(p, best_training or best_model)]
+            training_grid(p, best_model), edge_regularized(p), pathologies(p), final(p, best_training or best_model)]
 
 
 def trials(p: Lab2Params, best_model: dict[str, Any] | None = None,
