@@ -26,6 +26,11 @@ def test_a_compiled_rewrite_is_read_from_its_fused_kernels():
     assert "fused kernels" in text and "patch matrix" not in text
 
 
+def test_an_uncompiled_rewrite_with_much_other_time_is_not_called_compiled():
+    text = where_the_time_goes(kinds(original=[0.1, 0.4, 0.0, 0.1], kn2row=[0.5, 0.0, 0.1, 40.0]))
+    assert "fused kernels" not in text and "compiled" not in text and "40.000 ms in other ops" in text
+
+
 # --- the model, exactness and test-set sentences ---------------------------------------------------------------
 
 
