@@ -10,10 +10,10 @@ from labkit.labs.cnn import edge, search
 from labkit.tracking import Tracker
 
 
-def _table(per_image_ms, spread=0.1):
-    """A batch_latency_table for batches 1 and 256 with the given ms per image and relative p10/p90 spread."""
+def _table(per_image_ms, spread=0.1, batches=(1, 256)):
+    """A batch_latency_table for ``batches`` with the given ms per image and relative p10/p90 spread."""
     rows = []
-    for batch, ms in zip((1, 256), per_image_ms):
+    for batch, ms in zip(batches, per_image_ms):
         rows.append({"batch_size": batch, "repeats": 30, "median_ms": ms * batch, "p10_ms": ms * batch * (1 - spread),
                      "p90_ms": ms * batch * (1 + spread), "per_image_ms": ms, "per_image_p10_ms": ms * (1 - spread),
                      "per_image_p90_ms": ms * (1 + spread)})
@@ -36,6 +36,12 @@ def test_larger_batches_faster_per_image_is_a_finding_with_the_expected_reason()
 def test_larger_batches_slower_per_image_and_thread_count_named():
     text = edge.batch_size_effect(_table([0.01, 0.05]), device="cpu", threads=16)
     assert "with 16 thread(s)" in text and "cost more per image (5.0x)" in text
+
+
+def test_a_middle_batch_fastest_per_image_is_named():
+    text = edge.batch_size_effect(_table([0.3, 0.05, 0.07], batches=(1, 32, 256)))
+    assert "lowest median time per image is in between, at batch 32 (0.05 ms)" in text
+    assert "in between" not in edge.batch_size_effect(_table([0.3, 0.1, 0.07], batches=(1, 32, 256)))
 
 
 def test_overlapping_spreads_are_no_change():

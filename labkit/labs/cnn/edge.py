@@ -41,7 +41,7 @@ def batch_size_effect(table: pd.DataFrame, *, device: str = "cpu", threads: int 
     small, large = rows.iloc[0], rows.iloc[-1]
     where = f"on {device.upper()}" + (f" with {threads} thread(s)" if threads else "")
     fastest = rows.loc[rows.per_image_ms.idxmin()]
-    middle = (f" The lowest time per image is in between, at batch {int(fastest.batch_size)} "
+    middle = (f" The lowest median time per image is in between, at batch {int(fastest.batch_size)} "
               f"({fastest.per_image_ms:.3g} ms)." if fastest.batch_size not in (small.batch_size, large.batch_size)
               else "")
     head = (f"Timed {where}, {int(small.repeats)} calls per batch size: {_per_image(small)} against "
