@@ -106,7 +106,7 @@ def test_a_larger_batch_turning_macs_into_time_is_shown_by_the_per_call_cost_on_
 
 
 def test_a_small_saving_within_the_spread_is_called_noise_and_a_share_above_one_is_not_a_finding():
-    table = ratios([latency("start", 1, 1000, 1.0), latency("small", 1, 900, 0.85, spread=0.2),
+    table = ratios([latency("start", 1, 1000, 1.0, spread=0.01), latency("small", 1, 900, 0.85, spread=0.01),
                     latency("start", 32, 1000, 30.0), latency("small", 32, 900, 29.5)])
     text = answers.macs_vs_time(table, device="cpu")
     assert "Times are medians on CPU." in text and "the MAC saving is small (10%)" in text
@@ -129,6 +129,18 @@ def test_a_remainder_that_does_not_shrink_is_the_expected_reason_and_names_cuda_
     assert "kernel launches" in text and "the time grows about in step with the images" in text
 
 
+def test_savings_within_the_spread_at_every_batch_are_no_finding_and_no_batch_comparison():
+    table = ratios([latency("start", 1, 1000, 0.219, spread=0.2), latency("small", 1, 960, 0.235, spread=0.2),
+                    latency("start", 32, 1000, 1.68, spread=0.2), latency("small", 32, 960, 1.51, spread=0.2)])
+    text = answers.macs_vs_time(table, device="cpu")
+    assert text.count("Their p10-p90 ranges overlap") == 2
+    assert "At every batch size the fewest-MAC model's time is within the start model's p10-p90 spread, so this run " \
+           "measures no time saving from its 4% fewer MACs and cannot compare the batch sizes." in text
+    assert "turns MACs into time better" not in text and "A share above 1" not in text
+    one = ratios([latency("start", 1, 1000, 1.0), latency("small", 1, 900, 0.99)])
+    assert "At batch 1 the fewest-MAC model's time is within the start model's p10-p90 spread" in answers.macs_vs_time(one, device="cpu")
+
+
 def test_one_batch_size_or_no_pruned_model():
     one = ratios([latency("start", 1, 1000, 1.0), latency("small", 1, 300, 0.5)])
     assert "With one batch size the batch effect is not measured." in answers.macs_vs_time(one, device="cpu")
@@ -142,6 +154,8 @@ def test_the_heuristic_check_reads_informative_or_not_and_undefined_correlations
     assert good.startswith("On `conv2`, **l2** orders the channels best (Spearman +0.80)")
     assert "The norms are informative" in good and "largest single-channel drop is 5.00%, from channel 1." in good
     poor = answers.heuristic_check(pd.Series({"l2": 0.1, "l1": 0.05, "random": 0.2}), drops, layer="conv2")
+    mine = answers.heuristic_check(pd.Series({"l2": 0.5, "l1": 0.4, "random": 0.0, "yours": 0.9}), drops, layer="c")
+    assert "**yours** orders the channels best (Spearman +0.90)" in mine and "random +0.00, yours +0.90." in mine
     assert "**random** orders" in poor and "do not clearly beat the random baseline here. The expected reason" in poor
     nan = float("nan")
     flat = answers.heuristic_check(pd.Series({"l2": nan, "l1": nan, "random": nan}), drops.assign(acc_drop=0.0),

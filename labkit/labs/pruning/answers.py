@@ -144,7 +144,14 @@ def macs_vs_time(ratios: pd.DataFrame, *, device: str) -> str:
                 "Python, dispatch, allocation")
     small, large = min(share), max(share)
     parts = [f"Times are medians on {on}."]
-    if small == large:
+    if len(flat) == len(share):
+        where = "every batch size" if small != large else f"batch {small}"
+        parts.append(f"At {where} the fewest-MAC model's time is within the start model's p10-p90 spread, so this "
+                     f"run measures no time saving from its {1 - share[large].macs_ratio:.0%} fewer MACs"
+                     + (" and cannot compare the batch sizes." if small != large else "."))
+        if small != large:
+            parts.append(_per_call_cost(start, small, large))
+    elif small == large:
         parts.append("With one batch size the batch effect is not measured.")
     elif share[large].gain_share > share[small].gain_share + 0.1:
         parts.append(f"Batch {large} turns MACs into time better than batch {small}.")
@@ -162,7 +169,7 @@ def macs_vs_time(ratios: pd.DataFrame, *, device: str) -> str:
                      f"every layer ({overhead}), memory traffic, and kernels that run less efficiently on a handful of "
                      "channels.")
         parts.append(_per_call_cost(start, small, large))
-    above = [batch for batch, r in share.items() if r.gain_share > 1]
+    above = [batch for batch, r in share.items() if r.gain_share > 1 and batch not in flat]
     if above:
         parts.append(f"A share above 1 (batch {', '.join(map(str, above))}) means more time saved than MACs removed, "
                      "which the arithmetic alone does not explain: the expected reason is the machine's load changing "
@@ -171,7 +178,7 @@ def macs_vs_time(ratios: pd.DataFrame, *, device: str) -> str:
 
 
 def heuristic_check(agreement: pd.Series, drops: pd.DataFrame, *, layer: str) -> str:
-    """How well each heuristic (``agreement``: Spearman correlation by name, with ``l2``, ``l1``, ``random``)
+    """How well each heuristic (``agreement``: Spearman correlation by name, ``l2``, ``l1``, ``random``, maybe ``yours``)
     orders ``layer``'s channels by their measured single-channel accuracy drop (``drops``: ``channel``,
     ``acc_drop`` as fractions)."""
     worst = drops.loc[drops.acc_drop.idxmax()]
@@ -182,8 +189,9 @@ def heuristic_check(agreement: pd.Series, drops: pd.DataFrame, *, layer: str) ->
                 f"test accuracy by the same amount, so no ordering can be judged. {largest}")
     best = agreement.idxmax()
     norms, random = max(agreement["l2"], agreement["l1"]), agreement["random"]
+    yours = f", yours {agreement['yours']:+.2f}" if "yours" in agreement else ""
     head = (f"On `{layer}`, **{best}** orders the channels best (Spearman {agreement[best]:+.2f}); L2 "
-            f"{agreement['l2']:+.2f}, L1 {agreement['l1']:+.2f}, random {agreement['random']:+.2f}.")
+            f"{agreement['l2']:+.2f}, L1 {agreement['l1']:+.2f}, random {agreement['random']:+.2f}{yours}.")
     if not math.isnan(norms) and norms > max(0.0 if math.isnan(random) else random, 0.0) + 0.1:
         why = "The norms are informative: removing a low-norm channel tends to hurt less."
     else:
