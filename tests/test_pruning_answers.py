@@ -11,7 +11,7 @@ def test_the_start_model_names_its_file_and_a_fallback_is_a_sentence_of_its_own(
     common = dict(model_name="cnn", params=1000, macs=5000, accuracy=0.98, dataset="mnist", test_images=10000,
                   layers=["conv1", "fc1"])
     lab2 = answers.start_model("Lab 2's best model (r/02/best_model.pt)", "r/02/best_model.pt", **common)
-    assert lab2.startswith("Starting from **Lab 2's best model (r/02/best_model.pt)**, file `r/02/best_model.pt`")
+    assert lab2.startswith("Starting from **Lab 2's best model (r/02/best_model.pt)**: `"), "the path once"
     assert "fallback" not in lab2 and "98.00%" in lab2 and "conv1, fc1" in lab2
     how = "the Lab 2 baseline architecture trained here for 5 epoch(s), because there is no Lab 2 best model at X"
     fallback = answers.start_model(how, "r/04/start_model.pt", **common)
@@ -44,7 +44,7 @@ def test_each_layer_says_why_it_stopped_in_the_handouts_words():
 def test_a_layer_whose_first_step_failed_reports_the_accuracy_before_pruning():
     steps = pd.DataFrame([step("conv1", 1, kept=False, before=0.97, retrained=0.9)])
     text = answers.layer_summary(steps, {"conv1": 4}, threshold=0.01, max_steps=None)
-    assert "0 of 4 channels removed; accuracy after the last kept step 97.00%" in text
+    assert "0 of 4 channels removed; accuracy stays at 97.00% (no step kept)" in text
 
 
 def test_structural_removal_keeps_every_number():
@@ -161,3 +161,8 @@ def test_the_heuristic_check_reads_informative_or_not_and_undefined_correlations
     flat = answers.heuristic_check(pd.Series({"l2": nan, "l1": nan, "random": nan}), drops.assign(acc_drop=0.0),
                                    layer="conv2")
     assert "undefined" in flat and "no ordering can be judged" in flat
+
+
+def test_a_small_structural_saving_is_not_printed_as_100_percent():
+    text = answers.structural_removal("cnn", 0.0, pd.DataFrame({"params": [74_278, 74_140], "macs": [9_000, 9_000]}))
+    assert "instead of 74,278 (99.8%)" in text and "instead of 9,000 (100%)" in text

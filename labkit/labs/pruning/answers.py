@@ -19,7 +19,8 @@ def start_model(how: str, path: str | Path, *, model_name: str, params: int, mac
     """Which model is pruned and from which file (``how`` as :func:`loop.start_model` returns it), its size
     (``macs`` per image) and test accuracy (a fraction); a fallback is said in a sentence of its own."""
     what, _, why = how.partition(FALLBACK)
-    text = (f"Starting from **{what}**, file `{path}`: `{model_name}`, {params:,} parameters, {macs:,} MACs per "
+    file = "" if str(path) in what else f", file `{path}`"
+    text = (f"Starting from **{what}**{file}: `{model_name}`, {params:,} parameters, {macs:,} MACs per "
             f"image, **{accuracy:.2%}** test accuracy on {dataset} ({test_images:,} test images). Layers to prune, "
             f"in order: {', '.join(layers)}.")
     if why:
@@ -47,14 +48,24 @@ def layer_summary(steps: pd.DataFrame, units: dict[str, int], *, threshold: floa
     for layer, rows in steps.groupby("layer", sort=False):
         kept = rows[rows.kept.astype(bool)]
         kind = "neurons" if layer.startswith("fc") else "channels"
-        accuracy = kept.acc_retrained.iloc[-1] if len(kept) else rows.acc_before.iloc[0]
+        accuracy = (f"accuracy after the last kept step {kept.acc_retrained.iloc[-1]:.2%}" if len(kept) else
+                    f"accuracy stays at {rows.acc_before.iloc[0]:.2%} (no step kept)")
         worst, why = rows.loc[rows.zeroing_drop.idxmax()], _stop_reason(rows, threshold=threshold, max_steps=max_steps)
-        lines.append(f"- **{layer}**: {len(kept)} of {units[layer]} {kind} removed; accuracy after the last kept "
-                     f"step {accuracy:.2%}; stopped because {why}. "
+        lines.append(f"- **{layer}**: {len(kept)} of {units[layer]} {kind} removed; {accuracy}; "
+                     f"stopped because {why}. "
                      f"Largest zeroing drop (before pruning minus right after zeroing) {worst.zeroing_drop:.2%}, at "
                      f"step {int(worst.step)}; that step's pruning drop (before pruning minus after retraining) "
                      f"was {worst.pruning_drop:.2%}.")
     return "\n".join(lines)
+
+
+def _share(part: float, whole: float) -> str:
+    """``part / whole`` as a percentage with the fewest decimals (0 to 3) that keep it off 100% when they differ."""
+    for decimals in range(4):
+        text = f"{part / whole:.{decimals}%}"
+        if part == whole or float(text.rstrip("%")) != 100:
+            return text
+    return text
 
 
 def structural_removal(pruned_name: str, difference: float, sizes: pd.DataFrame) -> str:
@@ -63,8 +74,8 @@ def structural_removal(pruned_name: str, difference: float, sizes: pd.DataFrame)
     start, pruned = sizes.iloc[0], sizes.iloc[1]
     return (f"The structurally pruned network `{pruned_name}` computes the masked network's outputs (largest "
             f"difference {difference:.1e} over 256 test images) with **{pruned.params:,}** parameters instead of "
-            f"{start.params:,} ({pruned.params / start.params:.0%}) and **{pruned.macs:,}** MACs per image instead of "
-            f"{start.macs:,} ({pruned.macs / start.macs:.0%}).")
+            f"{start.params:,} ({_share(pruned.params, start.params)}) and **{pruned.macs:,}** MACs per image instead of "
+            f"{start.macs:,} ({_share(pruned.macs, start.macs)}).")
 
 
 def linear_shapes(model: nn.Module) -> dict[str, tuple[int, int]]:
