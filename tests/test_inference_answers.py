@@ -10,7 +10,8 @@ from labkit.labs.inference import answers
 
 def row(batch_size, median_ms, gflops=50.0):
     return SimpleNamespace(batch_size=batch_size, median_ms=median_ms, throughput_per_s=1e3 * batch_size / median_ms,
-                           per_example_ms=median_ms / batch_size, gflops_per_s=gflops)
+                           per_example_ms=median_ms / batch_size, gflops_per_s=gflops, p10_ms=0.95 * median_ms,
+                           p90_ms=1.05 * median_ms)
 
 
 def test_batching_that_pays_says_so():
@@ -42,7 +43,7 @@ def test_the_gap_to_the_peak_is_an_expected_reason_unless_a_round_exceeds_it():
     text = answers.achieved_vs_peak(40, 100, [0.4, 0.38, 0.42], batch_size=128, matrix_size=2048)
     assert "40% of the **100 GFLOP/s**" in text and "the expected reason" in text and "not located here" in text
     even = answers.achieved_vs_peak(5.2, 6.2, [0.75, 0.95], batch_size=8, matrix_size=512)
-    assert "**5.2 GFLOP/s**, 85% of the **6.2 GFLOP/s**" in even  # the median of two rounds is their mean
+    assert "**5.20 GFLOP/s**, 85% of the **6.20 GFLOP/s**" in even  # the median of two rounds is their mean
     assert "noise, not a bound" in answers.achieved_vs_peak(40, 100, [0.4, 1.2, 0.42], batch_size=128,
                                                             matrix_size=2048)
 
@@ -96,16 +97,16 @@ def test_memory_budget_compares_weights_and_activations_in_each_phase():
 
 
 def speed_rows(rows):
-    columns = ["model", "batch_size", "variant", "speedup", "rel_diff", "skipped"]
+    columns = ["model", "batch_size", "variant", "eager_ms", "speedup", "rel_diff", "skipped"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def test_speedup_summary_takes_every_branch():
-    speed = speed_rows([("resnet18", 1, "channels_last", 1.5, 1e-6, None),
-                        ("resnet18", 1, "bf16_autocast", 2.0, 0.05, None),
-                        ("bert", 1, "int8_dynamic", 1.02, 1e-3, None),
-                        ("bert", 8, "int8_dynamic", 0.9, 1e-3, None),
-                        ("bert", 8, "compile", None, None, "no C compiler")])
+    speed = speed_rows([("resnet18", 1, "channels_last", 10.0, 1.5, 1e-6, None),
+                        ("resnet18", 1, "bf16_autocast", 10.5, 2.0, 0.05, None),
+                        ("bert", 1, "int8_dynamic", 40.0, 1.02, 1e-3, None),
+                        ("bert", 8, "int8_dynamic", 300.0, 0.9, 1e-3, None),
+                        ("bert", 8, "compile", None, None, None, "no C compiler")])
     best = pd.DataFrame({"model": ["resnet18", "bert", "bert"], "batch_size": [1, 1, 8],
                          "fastest_variant": ["channels_last", "int8_dynamic", "eager"], "speedup": [1.5, 1.02, 1.0],
                          "rel_diff": [1e-6, 1e-3, 0.0]})
@@ -130,7 +131,8 @@ def test_onnx_summary_says_what_the_graphs_hold_or_that_export_was_off():
     text = answers.onnx_summary(folded, n_layers=12)
     assert "no `BatchNormalization` node" in text and "(`ReduceMean`)" in text
     assert "the 12 blocks x 8 GEMMs of section 6 plus the QA head" in text and "(one per block)" in text
-    assert "12 `Softmax` (one per block) and `LayerNormalization`." in text and "`Gelu`" not in text and "`resnet18.onnx` (39 nodes" in text
+    assert "12 `Softmax` (one per block) and `LayerNormalization`." in text and "`Gelu`" not in text
+    assert "`resnet18.onnx` (39 nodes" in text
     kept = {"resnet18": onnx_file("resnet18", {"Conv": 20, "BatchNormalization": 20}),
             "bert": onnx_file("bert_qa", {"MatMul": 60, "Softmax": 6})}
     other = answers.onnx_summary(kept, n_layers=12)
@@ -155,3 +157,24 @@ def test_training_activations_below_the_optimizer_state_are_still_compared_with_
     low = answers.memory_budget(estimate(45 * mib, 3 * mib, 30 * mib, grads_state=2), peak(50 * mib),
                                 peak(300 * mib, 30 * mib, 10 * mib), batch_size=1)
     assert "are less than the 90.0 MiB of optimizer state and the 45.0 MiB of weights." in low
+
+
+def test_a_speedup_within_the_drift_of_eager_itself_is_called_noise():
+    speed = speed_rows([("resnet18", 1, "channels_last", 1545.4, 1.57, 1e-7, None),
+                        ("resnet18", 1, "bf16_autocast", 796.0, 1.11, 3e-3, None)])
+    best = pd.DataFrame({"model": ["resnet18"], "batch_size": [1], "fastest_variant": ["channels_last"],
+                         "speedup": [1.57], "rel_diff": [1e-7]})
+    text = answers.speedup_summary(best, speed, tolerance=0.01)
+    assert "eager fp32 itself took 796.0 to 1,545.4 ms across this run's trials (1.94x)" in text
+    assert "within the machine's noise" in text and "expected reason" not in text
+
+
+def test_batching_within_the_per_image_spread_says_so_and_shows_small_rates_with_decimals():
+    one = SimpleNamespace(batch_size=1, median_ms=909.3, p10_ms=739.1, p90_ms=1389.7, throughput_per_s=1.0997,
+                          per_example_ms=909.3, gflops_per_s=3.99)
+    big = SimpleNamespace(batch_size=4, median_ms=3235.2, p10_ms=3108.8, p90_ms=3527.4, throughput_per_s=1.2364,
+                          per_example_ms=808.8, gflops_per_s=4.49)
+    text = answers.batching_throughput(one, big, device="cpu", threads=2)
+    assert "(1.10 images/s)" in text and "3.99 GFLOP/s at batch 1, 4.49 at batch 4" in text
+    assert "overlap, so on this run the difference is within the spread" in text
+    assert "within the spread" not in answers.batching_throughput(row(1, 10), row(64, 320), device="cpu", threads=2)

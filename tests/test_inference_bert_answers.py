@@ -24,7 +24,7 @@ def test_bert_gaining_less_than_resnet_gives_the_reason_as_the_expected_one():
 
 def test_bert_gaining_more_or_as_much_says_so_without_a_reason():
     more = bert_answers.bert_batching(runs([1, 32], [40, 320]), RESNET, seq_len=128)  # 4.00x
-    assert "BERT gains more here" in more and "from 40 GFLOP/s at batch 1 to 60 at batch 32" in more
+    assert "BERT gains more here" in more and "from 40.0 GFLOP/s at batch 1 to 60.0 at batch 32" in more
     assert "expected" not in more
     same = bert_answers.bert_batching(runs([1, 32], [40, 650]), RESNET, seq_len=128)  # 1.97x
     assert "about as much (within 5%)" in same and "**1.97x**" in same
@@ -69,5 +69,13 @@ def test_a_torch_that_counts_the_attention_itself_is_said_to_agree():
 
 def test_bert_losing_throughput_with_the_batch_says_it_falls_and_shows_the_spread():
     text = bert_answers.bert_batching(runs([1, 2], [468, 2953], gflops=(12, 4)), RESNET, seq_len=32)
-    assert "**0.32x**" in text and "*falls* with the batch" in text and "from 12 GFLOP/s at batch 1 to 4" in text
+    assert "**0.32x**" in text and "*falls* with the batch" in text and "from 12.0 GFLOP/s at batch 1 to 4.00" in text
     assert "p10-p90 421-562 ms at batch 1, 2,658-3,544 ms at batch 2" in text and "BERT gains less" not in text
+
+
+def test_a_bert_gain_within_the_per_sequence_spread_says_so():
+    wide = runs([1, 2], [2383, 3498], gflops=(2.3, 3.1))
+    wide["p10_ms"], wide["p90_ms"] = [2351, 3483], [2552, 4926]
+    text = bert_answers.bert_batching(wide, RESNET, seq_len=32)
+    assert "BERT gains less" in text and "overlap, so its gain is within this run's spread" in text
+    assert "within this run's spread" not in bert_answers.bert_batching(runs([1, 32], [40, 320]), RESNET, seq_len=128)

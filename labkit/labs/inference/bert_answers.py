@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from labkit.labs.inference.answers import per_example_spreads_overlap, rate
 from labkit.prose import sentences
 
 
@@ -27,22 +28,24 @@ def bert_batching(bert_runs: pd.DataFrame, resnet_runs: pd.DataFrame, *, seq_len
             f"({big.throughput_per_s:.1f} sequences/s): batching multiplies BERT's throughput by **{bert_gain:.2f}x**, "
             f"against {resnet_gain:.2f}x for ResNet18 from batch {resnet_runs.batch_size.iloc[0]} to "
             f"{resnet_runs.batch_size.iloc[-1]}.")
-    compute = (f"BERT's achieved compute goes from {one.gflops_per_s:.0f} GFLOP/s at batch {one_batch} to "
-               f"{big.gflops_per_s:.0f} at batch {big_batch}")
+    compute = (f"its achieved compute goes from {rate(one.gflops_per_s)} GFLOP/s at batch {one_batch} to "
+               f"{rate(big.gflops_per_s)} at batch {big_batch}")
+    noise = ("BERT's per-sequence p10-p90 ranges at the two batches overlap, so its gain is within this run's spread."
+             if per_example_spreads_overlap(one, big) else "")
     if bert_gain < 0.95:
         spread = (f"p10-p90 {_ms(one.p10_ms)}-{_ms(one.p90_ms)} ms at batch {one_batch}, "
                   f"{_ms(big.p10_ms)}-{_ms(big.p90_ms)} ms at batch {big_batch}")
         return sentences(head, f"BERT's throughput *falls* with the batch here: {compute} ({spread}). A single "
-                         f"sequence is already {seq_len} token rows, so batch 1 already runs matrix-matrix products; the "
-                         "expected reasons for a drop are a larger batch's activations leaving the caches and other "
-                         "load on the machine during the run (a wide p10-p90 spread shows it).")
+                         f"sequence is already {seq_len} token rows, so batch 1 already runs matrix-matrix products; "
+                         "the expected reasons for a drop are a larger batch's activations leaving the caches and "
+                         "other load on the machine during the run (a wide p10-p90 spread shows it).")
     if abs(bert_gain / resnet_gain - 1) <= 0.05:
-        return sentences(head, f"Both gain about as much (within 5%). {compute}.")
+        return sentences(head, f"Both gain about as much (within 5%); {compute}.", noise)
     if bert_gain > resnet_gain:
-        return sentences(head, f"BERT gains more here: {compute}.")
-    return sentences(head, f"BERT gains less. {compute}. The expected reason: a single sequence is already {seq_len} "
+        return sentences(head, f"BERT gains more here: {compute}.", noise)
+    return sentences(head, f"BERT gains less: {compute}. The expected reason: a single sequence is already {seq_len} "
                      "token rows, so its linear layers are matrix-matrix products at batch 1, with less left for a "
-                     "batch to add.")
+                     "batch to add.", noise)
 
 
 def encoder_block(block: pd.DataFrame, *, d_model: int, n_heads: int, seq_len: int, n_blocks: int,
