@@ -61,14 +61,20 @@ def top_runs_sentence(ranked: pd.DataFrame, runs: pd.DataFrame) -> str:
 def mlflow_runs_table(experiment: str, tracking_uri: str, run_keys: Sequence[str], *,
                       params: Sequence[str] = ("model_name", "init", "batch_size", "lr", "momentum"),
                       metrics: Sequence[str] = ("test_acc", "train_acc", "time_to_90_s")) -> pd.DataFrame:
-    """The finished MLflow runs of ``run_keys`` (in that order) as ``mlflow.search_runs`` returns them: run id,
-    the ``params.*`` and ``metrics.*`` columns asked for (a name missing in the store is left out)."""
-    import mlflow
+    """The finished MLflow runs of ``run_keys`` (in that order) in ``mlflow.search_runs``'s columns: run id, the
+    ``params.*`` and ``metrics.*`` columns asked for (a name missing in the store is left out). Reads the store
+    through a client, so the process's MLflow tracking URI is left as it was."""
+    from mlflow.tracking import MlflowClient
 
     from labkit.tracking import KEY_TAG
 
-    mlflow.set_tracking_uri(tracking_uri)
-    found = mlflow.search_runs(experiment_names=[experiment], filter_string="attributes.status = 'FINISHED'")
+    client = MlflowClient(tracking_uri)
+    found_experiment = client.get_experiment_by_name(experiment)
+    runs = [] if found_experiment is None else client.search_runs(
+        [found_experiment.experiment_id], filter_string="attributes.status = 'FINISHED'", max_results=50_000)
+    found = pd.DataFrame([{"run_id": run.info.run_id, **{f"params.{k}": v for k, v in run.data.params.items()},
+                           **{f"metrics.{k}": v for k, v in run.data.metrics.items()},
+                           **{f"tags.{k}": v for k, v in run.data.tags.items()}} for run in runs])
     if found.empty:
         return found
     found = found.drop_duplicates(f"tags.{KEY_TAG}", keep="last").set_index(f"tags.{KEY_TAG}")
