@@ -55,9 +55,10 @@ def batching_throughput(one: Any, big: Any, *, device: str, threads: int) -> str
             f"images/s); a batch of {big_batch} takes **{big.median_ms:,.0f} ms** ({rate(big.throughput_per_s)} "
             f"images/s, {gain:.2f}x the throughput of batch {one_batch}). Per image that is "
             f"{one.per_example_ms:.2f} ms against {big.per_example_ms:.2f} ms: ")
-    noise = (" The two per-image p10-p90 ranges overlap, so on this run the difference is within the spread."
-             if per_example_spreads_overlap(one, big) else "")
-    if gain > 1.05:
+    if not 0.95 <= gain <= 1.05 and per_example_spreads_overlap(one, big):
+        why = ("the two per-image p10-p90 ranges overlap, so on this run the difference is within the spread: "
+               "batching does not measurably change the time per image.")
+    elif gain > 1.05:
         why = "batching pays; the expected reason: each weight is reused across the batch."
     elif gain >= 0.95:
         why = (f"batching does not pay here; the expected reason: a single 224x224 image already gives every "
@@ -66,7 +67,7 @@ def batching_throughput(one: Any, big: Any, *, device: str, threads: int) -> str
         why = ("larger batches are *slower* per image here. A single 224x224 image already gives every convolution "
                "large matrices; the expected reason is that a large batch's activations no longer fit in the "
                + ("GPU's caches" if device == "cuda" else "CPU's caches") + " (section 4 counts them).")
-    return (head + why + noise + f" Achieved compute: {rate(one.gflops_per_s)} GFLOP/s at batch {one_batch}, "
+    return (head + why + f" Achieved compute: {rate(one.gflops_per_s)} GFLOP/s at batch {one_batch}, "
             f"{rate(big.gflops_per_s)} at batch {big_batch} (the matmul peak is measured below).")
 
 
