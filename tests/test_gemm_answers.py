@@ -98,7 +98,7 @@ def test_latency_per_batch_size_takes_each_verdict_from_the_p10_p90_ranges():
     one, thirty_two, big = text.split("at batch ")[1:]
     assert one.startswith("1 `nhwc` takes 1.500 ms") and "1.50x its time: slower than the original" in one
     assert "0.80x its time: faster than the original" in thirty_two
-    assert "equal to the original within the p10–p90 spread" in big
+    assert "not measurably different from the original (their p10–p90 ranges overlap)" in big
 
 
 # --- 003 Q21: is it faster on a GPU? ---------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def latency_by_batch(latency: pd.DataFrame) -> str:
     """Per batch size, the fastest rewrite against the original on CPU (``latency``: ``name`` (with ``original``),
     ``batch_size``, ``median_ms``, ``p10_ms``, ``p90_ms`` per batch), different only outside the p10–p90 ranges."""
     words = {"faster": "faster than the original", "slower": "slower than the original",
-             "equal": "equal to the original within the p10–p90 spread"}
+             "equal": "not measurably different from the original (their p10–p90 ranges overlap)"}
     parts = []
     for batch, rows in latency.groupby("batch_size"):
         name, verdict, times = _fastest_rewrite(rows.set_index("name"))
