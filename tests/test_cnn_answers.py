@@ -38,9 +38,10 @@ def test_a_dropout_run_that_never_reached_the_target_is_said_to_slow_learning():
 def test_normalisation_is_explained_from_the_training_times_not_test_accuracy():
     faster = normalisation_effect(run(time_to_96_s=1.0, epochs_to_96=1.0), run(time_to_96_s=1.8, epochs_to_96=1.8),
                                   checks_per_epoch=10)
-    assert faster.startswith("Normalised inputs reached 96% sooner (1.0 s vs 1.8 s") and "The expected reason" in faster
+    assert faster.startswith("Normalised inputs reached 96% sooner, in 56% of the training time raw pixels needed "
+                             "(1.0 s vs 1.8 s)") and "The expected reason" in faster
     slower = normalisation_effect(run(time_to_96_s=1.8), run(time_to_96_s=1.0), checks_per_epoch=10)
-    assert slower.startswith("Raw pixels reached 96% sooner")
+    assert slower.startswith("Raw pixels reached 96% sooner, in 56% of the training time normalised inputs needed")
     same = normalisation_effect(run(time_to_96_s=1.02), run(time_to_96_s=1.05), checks_per_epoch=10)
     assert "within one check interval" in same and "does not change the training time" in same
 
@@ -68,7 +69,9 @@ def test_a_chain_of_times_gets_the_decimals_that_tell_neighbours_apart():
 
 def test_one_run_times_within_the_tolerance_are_the_same():
     assert arch_answers.change(1.00, 1.02).startswith("stays the same within 5%")
-    assert arch_answers.change(0.001, 0.002) == "goes from 0.001 s to 0.002 s (2.00x)"
+    assert arch_answers.change(0.001, 0.002) == "goes from 0.0010 s to 0.0020 s (2.00x)"
+    # one significant digit printed 0.1 -> 0.3 ms beside 1.74x in a default run
+    assert arch_answers.change(0.1478, 0.2572, unit="ms") == "goes from 0.15 ms to 0.26 ms (1.74x)"
 
 
 # --- the baseline and its regularisation ----------------------------------------------------------------------
@@ -120,7 +123,9 @@ def test_weight_decay_and_learning_rates_name_the_best_and_the_failed_ones():
                         run(lr=0.001, test_acc=0.5, run_key="lo", diverged=False)])
     text = answers.decay_and_lr(decay, lrs, plain, verdicts={"lo": "stuck"})
     assert text.startswith("Weight decay **0.001** gives the lowest test loss") and "**0.01** reaches" in text
-    assert "lr 0.001: 50.00% (stuck at chance); lr 0.01: 90.00%; lr 0.1: 10.00% (diverged)." in text
+    assert "(90.00%); the others: lr 0.001: 50.00% (stuck at chance); lr 0.1: 10.00% (diverged)." in text
+    alone = answers.decay_and_lr(decay, lrs[lrs.lr == 0.01], plain, verdicts={})
+    assert alone.endswith("**0.01** reaches the best test accuracy (90.00%).")
     worse = pd.DataFrame([plain, run(weight_decay=1e-2, test_loss=0.4)])
     assert answers.decay_and_lr(worse, lrs, plain, verdicts={}).startswith("No weight decay lowers")
 
@@ -162,8 +167,8 @@ def test_conv_blocks_say_what_they_do_to_training_and_inference_time():
                                              (3, 2000, 0.0030, 0.0008)]])
     text = arch_answers.blocks_effect(fewer)
     assert "5,000 → 3,000 → 2,000 (each block's pooling shrinks" in text
-    assert "training time goes from 0.001 s to 0.003 s (3.00x)" in text
-    assert "inference time per image goes from 0.0004 ms to 0.0008 ms (2.00x)" in text
+    assert "training time goes from 0.0010 s to 0.0030 s (3.00x)" in text
+    assert "inference time per image goes from 0.00040 ms to 0.00080 ms (2.00x)" in text
     more = fewer.assign(params=[1000, 2000, 3000], inference_ms_per_image=[0.0004, 0.0004, 0.00041])
     text = arch_answers.blocks_effect(more)
     assert "the added conv weights outweigh" in text and "inference time per image stays the same within 5%" in text
@@ -271,3 +276,12 @@ def test_torchsummary_params_term_is_set_apart_from_a_size_table_that_also_count
     table = pd.DataFrame({"bytes": [4 * params + 64, 4 * params + 2000]})
     text = size_answers.torchsummary_reconciled(layers, table, params=params, input_shape=(1, 28, 28))
     assert "also counts buffers" in text and "(0.00 MB: 3,136 bytes)" in text
+
+
+def test_the_final_model_names_its_knobs_accuracy_and_file():
+    row = pd.Series({"model_name": "CNN_c8", "test_acc": 0.9876, "epochs_run": 5})
+    knobs = {"init": "xavier_uniform", "batch_size": 32, "lr": 0.01, "momentum": 0.9}
+    assert answers.final_model(row, knobs, saved_as="02/best_model.pt") == (
+        "**CNN_c8** (xavier_uniform, batch 32, lr 0.01, momentum 0.9) reaches **98.76%** test accuracy after 5 epochs; "
+        "saved to `02/best_model.pt` (config + weights).")
+    assert "after 1 epoch;" in answers.final_model(row.copy().replace(5, 1), knobs, saved_as="x")

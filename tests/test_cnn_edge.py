@@ -40,7 +40,8 @@ def test_larger_batches_slower_per_image_and_thread_count_named():
 
 def test_a_middle_batch_fastest_per_image_is_named():
     text = edge.batch_size_effect(_table([0.3, 0.05, 0.07], batches=(1, 32, 256)))
-    assert "lowest median time per image is in between, at batch 32 (0.05 ms)" in text
+    assert "lowest median time per image is in between, at batch 32 (0.0500 ms)" in text
+    assert "0.300 ms per image at batch 1 (p10-p90 " in text  # trailing zeros kept: 0.0400, not 0.04
     assert "in between" not in edge.batch_size_effect(_table([0.3, 0.1, 0.07], batches=(1, 32, 256)))
 
 
@@ -83,13 +84,14 @@ def test_edge_candidate_is_the_fewest_macs_within_one_point_of_the_best():
 def test_edge_sentence_without_overfitting_needs_no_regularisation():
     runs = _sweep_runs(0.90)
     text = edge.edge_sentence(edge.edge_candidate(runs), runs)
+    assert "those within 1 point of the best test accuracy" in text
     assert "**small** (89.30% test, 50 parameters, 100 MACs: 10.0x fewer MACs" in text
-    assert "gap is +0.70%, within 2%: it does not overfit" in text
+    assert "gap is +0.70%, at most 2 points: it does not overfit" in text
 
 
 def test_edge_sentence_with_overfitting_says_regularise():
     runs = _sweep_runs(0.95)
-    assert "above 2%: it overfits" in edge.edge_sentence(edge.edge_candidate(runs), runs)
+    assert "above 2 points: it overfits" in edge.edge_sentence(edge.edge_candidate(runs), runs)
 
 
 def test_edge_sentence_when_the_most_accurate_is_cheapest():
@@ -113,5 +115,5 @@ def test_edge_sentence_reports_what_regularisation_changed():
 def test_edge_sentence_without_a_hidden_layer_says_no_dropout():
     runs = _sweep_runs(0.95)
     regularized = pd.Series({"train_acc": 0.90, "test_acc": 0.89, "dropout": 0.0, "weight_decay": 1e-3})
-    assert "L2 weight decay 0.001 (no dropout: it has no hidden layer)" in \
+    assert "L2 weight decay 0.001 (no dropout: it has no hidden layer; same data and epochs)" in \
         edge.edge_sentence(edge.edge_candidate(runs), runs, regularized)

@@ -143,10 +143,11 @@ def normalisation_effect(on: Any, off: Any, *, checks_per_epoch: int, target: st
         return (f"Both reached {target}% train accuracy within one check interval of each other ({t_on} vs {t_off}; "
                 f"checks every {resolution:.2g} s): here normalisation does not change the training time.")
     if on[column] < off[column]:
-        return (f"Normalised inputs reached {target}% sooner ({t_on} vs {t_off} of training, "
-                f"{on[f'epochs_to_{target}']:.2f} vs {off[f'epochs_to_{target}']:.2f} epochs). {cost} {expected}")
-    return (f"Raw pixels reached {target}% sooner ({t_off} vs {t_on} of training). {cost} At this learning rate the "
-            "first layer copes with the uncentred scale.")
+        return (f"Normalised inputs reached {target}% sooner, in {on[column] / off[column]:.0%} of the training time "
+                f"raw pixels needed ({t_on} vs {t_off}). {cost} {expected}")
+    return (f"Raw pixels reached {target}% sooner, in {off[column] / on[column]:.0%} of the training time normalised "
+            f"inputs needed ({t_off} vs {t_on}). {cost} At this learning rate the first layer copes with the "
+            "uncentred scale.")
 
 
 def decay_and_lr(decay_runs: pd.DataFrame, lr_runs: pd.DataFrame, plain: Any, *, verdicts: Mapping[str, str]) -> str:
@@ -163,11 +164,12 @@ def decay_and_lr(decay_runs: pd.DataFrame, lr_runs: pd.DataFrame, plain: Any, *,
     else:
         decay = f"No weight decay lowers the test loss below the {plain.test_loss:.3f} of training without it."
     failed = {"diverged": " (diverged)", "stuck": " (stuck at chance)"}
+    others = lr_runs[lr_runs.lr != best_lr.lr].sort_values("lr")
     each = "; ".join(f"lr {row.lr:g}: {row.test_acc:.2%}" + (" (diverged)" if row.diverged else
                                                              failed.get(verdicts.get(row.run_key, ""), ""))
-                     for row in lr_runs.sort_values("lr").itertuples())
+                     for row in others.itertuples())
     return sentences(decay, f"Among the learning rates, **{best_lr.lr:g}** reaches the best test accuracy "
-                            f"({best_lr.test_acc:.2%}); {each}.")
+                            f"({best_lr.test_acc:.2%})" + (f"; the others: {each}." if each else "."))
 
 
 def normalisation_summary(on: Any, off: Any, *, checks_per_epoch: int, target: str = "96") -> str:
@@ -183,3 +185,11 @@ def normalisation_summary(on: Any, off: Any, *, checks_per_epoch: int, target: s
                      f"Total training time: {total_on} vs {total_off}; test accuracy {on.test_acc:.2%} vs "
                      f"{off.test_acc:.2%}.",
                      normalisation_effect(on, off, checks_per_epoch=checks_per_epoch, target=target))
+
+
+def final_model(row: Any, config: Mapping[str, Any], *, saved_as: str) -> str:
+    """The final model (a results row; ``config``: its training knobs) and the file it was saved to."""
+    epochs = int(row.epochs_run)
+    return (f"**{row.model_name}** ({config['init']}, batch {config['batch_size']}, lr {config['lr']:g}, momentum "
+            f"{config['momentum']:g}) reaches **{row.test_acc:.2%}** test accuracy after {epochs} "
+            f"epoch{'' if epochs == 1 else 's'}; saved to `{saved_as}` (config + weights).")

@@ -17,21 +17,28 @@ TOLERANCE = SAME_WITHIN
 
 
 def change(a: float, b: float, *, unit: str = "s", tolerance: float = TOLERANCE) -> str:
-    """How a time goes from ``a`` to ``b`` (in ``unit``): with its factor, or the same within ``tolerance``."""
-    first, last = two_times(a, b, unit)
+    """How a time goes from ``a`` to ``b`` (in ``unit``): with its factor, or the same within ``tolerance``. A changed
+    time shows two significant digits, so the printed values agree with the factor (0.15 -> 0.26 ms, not 0.1 -> 0.3)."""
     if abs(b - a) <= tolerance * max(abs(a), abs(b)):
+        first, last = two_times(a, b, unit)
         return f"stays the same within {tolerance:.0%} ({first} vs {last}, one run each)"
+    first, last = shown([a, b], unit=unit)
     return f"goes from {first} to {last} ({b / a:.2f}x)"
 
 
-def chain(values: Sequence[float], *, unit: str = "s") -> str:
-    """``values`` (in ``unit``) joined by arrows, with the fewest decimals (from two significant digits of the
-    smallest on) at which neighbours that differ read differently."""
+def shown(values: Sequence[float], *, unit: str = "s") -> list[str]:
+    """``values`` (in ``unit``) with the fewest decimals (from two significant digits of the smallest on) at which
+    neighbours that differ read differently."""
     values = [float(v) for v in values]
     start = significant_decimals(min(values, key=abs))
     differ = lambda d: all(f"{a:.{d}f}" != f"{b:.{d}f}" for a, b in zip(values, values[1:]) if a != b)  # noqa: E731
     decimals = next((d for d in range(start, start + 5) if differ(d)), start)
-    return " → ".join(f"{v:.{decimals}f} {unit}" for v in values)
+    return [f"{v:.{decimals}f} {unit}" for v in values]
+
+
+def chain(values: Sequence[float], *, unit: str = "s") -> str:
+    """``values`` (in ``unit``) joined by arrows, as :func:`shown` prints them."""
+    return " → ".join(shown(values, unit=unit))
 
 
 def _label(row: Any) -> str:

@@ -30,8 +30,8 @@ def batch_latency_table(model: nn.Module, inputs: torch.Tensor, *, batch_sizes: 
 
 
 def _per_image(row: pd.Series) -> str:
-    return (f"{row.per_image_ms:.3g} ms per image at batch {int(row.batch_size)} (p10-p90 "
-            f"{row.per_image_p10_ms:.3g}-{row.per_image_p90_ms:.3g})")
+    return (f"{row.per_image_ms:#.3g} ms per image at batch {int(row.batch_size)} (p10-p90 "
+            f"{row.per_image_p10_ms:#.3g}-{row.per_image_p90_ms:#.3g})")
 
 
 def batch_size_effect(table: pd.DataFrame, *, device: str = "cpu", threads: int | None = None) -> str:
@@ -42,7 +42,7 @@ def batch_size_effect(table: pd.DataFrame, *, device: str = "cpu", threads: int 
     where = f"on {device.upper()}" + (f" with {threads} thread(s)" if threads else "")
     fastest = rows.loc[rows.per_image_ms.idxmin()]
     middle = (f" The lowest median time per image is in between, at batch {int(fastest.batch_size)} "
-              f"({fastest.per_image_ms:.3g} ms)." if fastest.batch_size not in (small.batch_size, large.batch_size)
+              f"({fastest.per_image_ms:#.3g} ms)." if fastest.batch_size not in (small.batch_size, large.batch_size)
               else "")
     head = (f"Timed {where}, {int(small.repeats)} calls per batch size: {_per_image(small)} against "
             f"{_per_image(large)}.{middle}")
@@ -77,6 +77,12 @@ def edge_candidate(runs: pd.DataFrame, *, tolerance: float = 0.01) -> pd.Series:
     return close.sort_values(["macs", "params"], kind="stable").iloc[0]
 
 
+def _points(fraction: float) -> str:
+    """An accuracy difference given as a fraction, in percentage points: 0.01 -> '1 point', 0.02 -> '2 points'."""
+    points = fraction * 100
+    return f"{points:g} point" + ("" if points == 1 else "s")
+
+
 def edge_sentence(pick: pd.Series, runs: pd.DataFrame, regularized: pd.Series | None = None, *,
                   tolerance: float = 0.01, max_gap: float = 0.02) -> str:
     """Read :func:`edge_candidate`: its cost against the most accurate run's, whether its train-test gap
@@ -84,22 +90,24 @@ def edge_sentence(pick: pd.Series, runs: pd.DataFrame, regularized: pd.Series | 
     with dropout and weight decay, see :func:`labkit.labs.cnn.plan.edge_regularized`) changed."""
     best = runs.loc[runs.test_acc.idxmax()]
     gap = float(pick.train_acc - pick.test_acc)
-    head = (f"For an edge device: among the {len(runs)} runs, those within {tolerance:.0%} of the best test accuracy "
-            f"({best.test_acc:.2%}, {best.model_name}) were compared on MACs per image; the cheapest is "
+    head = (f"For an edge device: among the {len(runs)} runs, those within {_points(tolerance)} of the best test "
+            f"accuracy ({best.test_acc:.2%}, {best.model_name}) were compared on MACs per image; the cheapest is "
             f"**{pick.model_name}** ({pick.test_acc:.2%} test, {int(pick.params):,} parameters, {int(pick.macs):,} MACs"
             + (f": {best.macs / pick.macs:.1f}x fewer MACs and {best.params / pick.params:.1f}x fewer parameters than "
                "the most accurate)." if pick.model_name != best.model_name else ", itself the most accurate).")
             + f" Its train-test gap is {gap:+.2%}")
     overfits = gap > max_gap
-    verdict = (f"{head}, above {max_gap:.0%}: it overfits, so it is the one to regularise." if overfits else
-               f"{head}, within {max_gap:.0%}: it does not overfit at these epochs, so it needs no regularisation.")
+    verdict = (f"{head}, above {_points(max_gap)}: it overfits, so it is the one to regularise." if overfits else
+               f"{head}, at most {_points(max_gap)}: it does not overfit at these epochs, so it needs no "
+               "regularisation.")
     if regularized is None:
         return verdict
     after = float(regularized.train_acc - regularized.test_acc)
-    how = (f"dropout {regularized.dropout:g} and L2 weight decay {regularized.weight_decay:g}" if regularized.dropout
-           else f"L2 weight decay {regularized.weight_decay:g} (no dropout: it has no hidden layer)")
-    change = (f"Trained once more with {how} (same data and epochs): gap {gap:+.2%} -> {after:+.2%}, test accuracy {pick.test_acc:.2%} -> "
-              f"{regularized.test_acc:.2%}")
+    knobs = (f"dropout {regularized.dropout:g} and L2 weight decay {regularized.weight_decay:g}" if regularized.dropout
+             else f"L2 weight decay {regularized.weight_decay:g}")
+    why = "" if regularized.dropout else "no dropout: it has no hidden layer; "
+    change = (f"Trained once more with {knobs} ({why}same data and epochs): gap {gap:+.2%} -> {after:+.2%}, test "
+              f"accuracy {pick.test_acc:.2%} -> {regularized.test_acc:.2%}")
     if overfits:
         return f"{verdict} {change}: regularisation {'narrowed' if after < gap else 'did not narrow'} the gap."
     return f"{verdict} {change}, shown as a check only."
