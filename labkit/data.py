@@ -54,6 +54,22 @@ def dataset_name(name: str) -> str:
     return key
 
 
+DISPLAY_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def display_name(name: str) -> str:
+    """The dataset's name as written in prose: ``"fashion_mnist"`` -> ``"Fashion-MNIST"``."""
+    return DISPLAY_NAMES[dataset_name(name)]
+
+
+def describe_splits(splits: "DataSplits", class_names: list[str] | None = None) -> str:
+    """One sentence: the dataset, its train / validation / test sizes, image size and classes (named if given)."""
+    named = f" ({', '.join(class_names)})" if class_names else ""
+    return (f"{display_name(splits.dataset)}: **{len(splits.train):,}** training, **{len(splits.val):,}** validation "
+            f"and **{len(splits.test):,}** test images of {splits.size}x{splits.size} pixels, {splits.num_classes} "
+            f"classes{named}.")
+
+
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     """Return the data folder: ``data_dir``, else ``$LABKIT_DATA_DIR``, else ``data/`` of the repo (or ``./data``)."""
     if data_dir is not None and str(data_dir) != "":

@@ -182,6 +182,19 @@ def fingerprint_table(fp: dict[str, object] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["field", "value"])
 
 
+def run_setting(device: torch.device | str, fingerprint_fields: dict | None = None, *,
+                scope: str = "Every number below", rows_tagged: bool = True) -> str:
+    """Where ``scope`` was measured: the device (:func:`describe_device`), PyTorch and its CPU kernels, and the
+    fingerprint id (``fingerprint_fields``: :func:`fingerprint`, taken when None), which every result row carries
+    when ``rows_tagged``."""
+    fp = fingerprint() if fingerprint_fields is None else fingerprint_fields
+    tag = (f"Every result row carries the fingerprint id `{fingerprint_id(fp)}` of this machine and software."
+           if rows_tagged else f"The fingerprint id of this machine and software is `{fingerprint_id(fp)}`.")
+    return (f"{scope} was measured on **{describe_device(device)}**, with PyTorch {fp['torch_version']} "
+            f"({fp['torch_blas']} BLAS, CPU kernels built for {fp['torch_cpu_capability']}, oneDNN "
+            f"{fp['torch_mkldnn']}). {tag}")
+
+
 def describe_device(device: torch.device | str) -> str:
     """One line naming the device, e.g. "CPU: AMD EPYC (2 threads)" or "CUDA: Tesla T4 (15.0 GiB)"."""
     device = torch.device(device)
@@ -190,5 +203,6 @@ def describe_device(device: torch.device | str) -> str:
         props = torch.cuda.get_device_properties(index)
         return f"CUDA: {props.name} ({props.total_memory / 2**30:.1f} GiB)"
     if device.type == "cpu":
-        return f"CPU: {cpu_model()} ({torch.get_num_threads()} threads)"
+        threads = torch.get_num_threads()
+        return f"CPU: {cpu_model()} ({threads} thread{'' if threads == 1 else 's'})"
     return f"{device.type.upper()}: {cpu_model() if device.type == 'mps' else device}"

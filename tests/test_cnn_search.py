@@ -89,3 +89,10 @@ def test_knob_sentence_with_one_value_or_no_time():
     some = one.assign(time_to_90_s=[1.0, None])
     assert "only one value reached 90%, nothing to compare. Never reached 90%: 1 of 1 at 64." in \
         search.knob_sentence(search.knob_effects(some), "batch_size")
+
+
+def test_grid_size_counts_the_runs_and_names_the_model():
+    runs = pd.DataFrame({"test_acc": [0.9, 0.8]})
+    assert search.grid_size("model grid", runs) == "The model grid holds **2** configurations."
+    assert search.grid_size("training grid", runs.head(1), model_name="cnn") == \
+        "The training grid holds **1** configuration of cnn."

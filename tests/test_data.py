@@ -21,6 +21,15 @@ def test_fashion_mnist_uses_its_own_folder(data_dir):
     assert not torch.equal(mnist, fashion), "Fashion-MNIST must be read from FashionMNIST/raw, not MNIST/raw"
 
 
+def test_describe_splits_names_the_dataset_as_written_and_its_classes(data_dir):
+    splits = load_splits("fashion_mnist", data_dir)
+    text = data.describe_splits(splits, ["T-shirt", "Trouser"])
+    assert text == (f"Fashion-MNIST: **160** training, **40** validation and **{N_TEST}** test images of 28x28 "
+                    "pixels, 10 classes (T-shirt, Trouser).")
+    assert data.describe_splits(load_splits("mnist", data_dir)).endswith("28x28 pixels, 10 classes.")
+    assert data.display_name("fmnist") == "Fashion-MNIST"
+
+
 def test_split_is_80_20_disjoint_and_keeps_the_official_test_set(data_dir):
     splits = load_splits("mnist", data_dir)
     assert (len(splits.train), len(splits.val), len(splits.test)) == (160, 40, N_TEST)

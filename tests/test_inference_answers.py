@@ -140,10 +140,7 @@ def test_onnx_summary_says_what_the_graphs_hold_or_that_export_was_off():
     assert "one per block" not in other and "splitting heads, 6 `Softmax`." in other
 
 
-def test_the_setting_counts_threads_and_names_the_weights():
-    fingerprint = {"torch_version": "2.9.0", "torch_blas": "mkl", "torch_cpu_capability": "AVX2"}
-    assert "), 1 thread. " in answers.run_setting("a CPU", fingerprint, "abc", threads=1)
-    assert "), 16 threads. " in answers.run_setting("an NVIDIA H200", fingerprint, "abc", threads=16)
+def test_the_setting_names_the_weights():
     shape = dict(max_tokens=512, d_model=768, n_heads=12, n_blocks=12, seq_len=128)
     assert "**pretrained checkpoints**" in answers.models_built(True, **shape)
     assert "**random (pretrained = False)**" in answers.models_built(False, **shape)

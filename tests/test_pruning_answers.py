@@ -12,11 +12,12 @@ def test_the_start_model_names_its_file_and_a_fallback_is_a_sentence_of_its_own(
                   layers=["conv1", "fc1"])
     lab2 = answers.start_model("Lab 2's best model (r/02/best_model.pt)", "r/02/best_model.pt", **common)
     assert lab2.startswith("Starting from **Lab 2's best model (r/02/best_model.pt)**: `"), "the path once"
-    assert "fallback" not in lab2 and "98.00%" in lab2 and "conv1, fc1" in lab2
+    assert "fallback" not in lab2 and "98.00%** test accuracy on MNIST" in lab2 and "conv1, fc1" in lab2
     how = "the Lab 2 baseline architecture trained here for 5 epoch(s), because there is no Lab 2 best model at X"
     fallback = answers.start_model(how, "r/04/start_model.pt", **common)
     assert "**the Lab 2 baseline architecture trained here for 5 epoch(s)**" in fallback
     assert "**This is a fallback, not Lab 2's best model**: there is no Lab 2 best model at X." in fallback
+    assert "(`labkit run 02 --dataset mnist`)" in fallback
 
 
 def step(layer, n, *, kept=True, left=5, before=0.98, pruned=0.9, retrained=0.975):

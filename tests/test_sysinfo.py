@@ -121,9 +121,25 @@ def test_cudnn_version_is_decoded_for_cudnn_8_and_9(monkeypatch, encoded, versio
     assert fingerprint()["cudnn_version"] == version
 
 
-def test_describe_device_for_cpu_names_the_model_and_threads():
+def test_describe_device_for_cpu_names_the_model_and_threads(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 16)
     line = describe_device("cpu")
-    assert line.startswith("CPU: ") and f"({torch.get_num_threads()} threads)" in line, line
+    assert line.startswith("CPU: ") and line.endswith("(16 threads)"), line
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert describe_device("cpu").endswith("(1 thread)")
+
+
+def test_run_setting_names_device_torch_kernels_and_the_fingerprint(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    fields = {**fingerprint(), "torch_version": "2.9.0", "torch_blas": "mkl", "torch_cpu_capability": "AVX2",
+              "torch_mkldnn": "3.7"}
+    text = sysinfo.run_setting("cpu", fields)
+    assert text.startswith("Every number below was measured on **CPU: ") and "(4 threads)**" in text
+    assert "PyTorch 2.9.0 (mkl BLAS, CPU kernels built for AVX2, oneDNN 3.7)" in text
+    assert f"fingerprint id `{fingerprint_id(fields)}`" in text
+    untagged = sysinfo.run_setting("cpu", fields, scope="Every CPU timing below", rows_tagged=False)
+    assert untagged.startswith("Every CPU timing below was") and "result row" not in untagged
+    assert untagged.endswith(f"The fingerprint id of this machine and software is `{fingerprint_id(fields)}`.")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -17,6 +17,12 @@ def run_label(row: pd.Series) -> str:
     return f"{row.model_name} {row.init} b{row.batch_size} lr{row.lr:g} m{row.momentum:g}"
 
 
+def grid_size(grid: str, runs: pd.DataFrame, *, model_name: str | None = None) -> str:
+    """How many configurations ``grid`` (its name in prose) holds, one row of ``runs`` each, and of which model."""
+    of = f" of {model_name}" if model_name else ""
+    return f"The {grid} holds **{len(runs)}** configuration{'' if len(runs) == 1 else 's'}{of}."
+
+
 def rank_accuracy_and_gap(runs: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
     """The ``n`` best runs on test accuracy and overfitting: among runs whose train-test gap (train_acc - test_acc,
     fraction) is at most the median gap of ``runs``, the most accurate first (ties: the smaller gap), then the

@@ -12,14 +12,6 @@ from labkit.counting import human_bytes
 from labkit.prose import sentences
 
 
-def run_setting(device: str, fingerprint: dict[str, Any], fingerprint_id: str, *, threads: int) -> str:
-    """What this run times on (``device``: described in words; ``fingerprint``: ``sysinfo.fingerprint()``)."""
-    thread_s = "1 thread" if threads == 1 else f"{threads} threads"
-    return (f"This run times on **{device}**, with PyTorch {fingerprint['torch_version']} ({fingerprint['torch_blas']} "
-            f"BLAS, CPU kernels built for {fingerprint['torch_cpu_capability']}), {thread_s}. Every result row carries "
-            f"the fingerprint id `{fingerprint_id}`, so numbers from different machines never mix.")
-
-
 def models_built(pretrained: bool, *, max_tokens: int, d_model: int, n_heads: int, n_blocks: int, seq_len: int) -> str:
     """Which weights the two models carry, and BERT's shape against the sequence length this run uses."""
     weights = "pretrained checkpoints" if pretrained else "random (pretrained = False)"

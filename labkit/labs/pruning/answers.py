@@ -11,6 +11,8 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
+from labkit.data import dataset_name, display_name
+
 FALLBACK = ", because "  # how labkit.labs.pruning.loop.start_model words a start model that is not Lab 2's
 
 
@@ -21,11 +23,12 @@ def start_model(how: str, path: str | Path, *, model_name: str, params: int, mac
     what, _, why = how.partition(FALLBACK)
     file = "" if str(path) in what else f", file `{path}`"
     text = (f"Starting from **{what}**{file}: `{model_name}`, {params:,} parameters, {macs:,} MACs per "
-            f"image, **{accuracy:.2%}** test accuracy on {dataset} ({test_images:,} test images). Layers to prune, "
-            f"in order: {', '.join(layers)}.")
+            f"image, **{accuracy:.2%}** test accuracy on {display_name(dataset)} ({test_images:,} test images). "
+            f"Layers to prune, in order: {', '.join(layers)}.")
     if why:
-        text += (f"\n\n**This is a fallback, not Lab 2's best model**: {why}. Run Lab 2 on {dataset} into the same "
-                 "reports folder first to prune the model the handout's Step 3 names.")
+        text += (f"\n\n**This is a fallback, not Lab 2's best model**: {why}. Run Lab 2 on {display_name(dataset)} "
+                 f"(`labkit run 02 --dataset {dataset_name(dataset)}`) into the same reports folder first to prune the "
+                 "model the handout's Step 3 names.")
     return text
 
 
