@@ -45,13 +45,22 @@ def test_a_fallback_model_says_it_is_one_and_how_to_rewrite_lab4s():
     assert "fallback" in text and "model_path" in text and "r/04_pruning/pruned_model.pt" in text
 
 
-def exact_rows(*rows):
-    return pd.DataFrame(rows, columns=["rewrite", "max_abs_diff", "same_predictions", "examples"])
+def exact_rows(*rows, largest_logit=1.0):
+    table = pd.DataFrame(rows, columns=["rewrite", "max_abs_diff", "same_predictions", "examples"])
+    return table.assign(max_rel_diff=table.max_abs_diff / largest_logit)
 
 
 def test_exact_rewrites_differ_in_the_last_bits_as_expected():
     text = answers.exactness(exact_rows(("naive", 2e-6, 100, 100), ("nhwc", 4e-6, 100, 100)), tolerance=1e-5)
-    assert "all 100 test images" in text and "**4.0e-06**" in text and "expected" in text
+    assert "all 100 test images" in text and "**4.0e-06**, 4.0e-06 of the largest logit" in text and "expected" in text
+
+
+def test_the_tolerance_is_relative_to_the_largest_logit():
+    # 2.3e-5 on logits up to 20 (Lab 4's model in the 2026-12-05 chain) is rounding, not a wrong network
+    large = answers.exactness(exact_rows(("nhwc", 2.4e-5, 100, 100), largest_logit=20.0), tolerance=1e-5)
+    assert "not the same network" not in large and "**2.4e-05**, 1.2e-06 of the largest logit" in large
+    small = answers.exactness(exact_rows(("nhwc", 2.3e-5, 100, 100), largest_logit=1.0), tolerance=1e-5)
+    assert "`nhwc` is not the same network" in small
 
 
 def test_bit_identical_logits_are_not_called_rounding():

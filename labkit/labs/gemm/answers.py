@@ -60,19 +60,22 @@ def model_source(how: str, model_name: str, params: int, macs: int) -> str:
 
 def exactness(exact: pd.DataFrame, *, tolerance: float) -> str:
     """Whether every rewrite computes the original's outputs (``exact``: one row per ``rewrite`` with
-    ``max_abs_diff`` of the logits, ``same_predictions``, ``examples``), against ``tolerance``."""
-    examples, worst = int(exact.examples.iloc[0]), float(exact.max_abs_diff.max())
-    wrong = exact[(exact.max_abs_diff > tolerance) | (exact.same_predictions < exact.examples)]
+    ``max_abs_diff`` of the logits, ``max_rel_diff`` (over the largest |logit|), ``same_predictions``, ``examples``),
+    against ``tolerance`` (relative to the largest |logit|)."""
+    examples = int(exact.examples.iloc[0])
+    wrong = exact[(exact.max_rel_diff > tolerance) | (exact.same_predictions < exact.examples)]
     if len(wrong):
         return " ".join(f"`{r.rewrite}` is not the same network: {r.same_predictions:,} of {r.examples:,} predictions "
-                        f"agree and the logits differ by up to **{r.max_abs_diff:.1e}** (tolerance {tolerance:.0e})."
-                        for r in wrong.itertuples())
-    if worst == 0:
+                        f"agree and the logits differ by up to **{r.max_abs_diff:.1e}**, {r.max_rel_diff:.1e} of the "
+                        f"largest logit (tolerance {tolerance:.0e})." for r in wrong.itertuples())
+    worst = exact.loc[exact.max_rel_diff.idxmax()]
+    if worst.max_abs_diff == 0:
         return (f"On all {examples:,} test images every rewrite gives the same prediction as the original, and the "
                 "logits are **bit-identical**: the rewrites add the same products in the same order here.")
     return (f"On all {examples:,} test images every rewrite gives the same prediction as the original, and the logits "
-            f"differ by at most **{worst:.1e}** (tolerance {tolerance:.0e}): the size expected when the same sums are "
-            "added in a different order, so fp32 rounding differs in the last bits.")
+            f"differ by at most **{worst.max_abs_diff:.1e}**, {worst.max_rel_diff:.1e} of the largest logit "
+            f"(tolerance {tolerance:.0e}): the size expected when the same sums are added in a different order, so "
+            "fp32 rounding differs in the last bits.")
 
 
 def _two_readings(a: float, b: float, decimals: int = 3) -> tuple[str, str]:

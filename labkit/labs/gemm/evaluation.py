@@ -59,13 +59,16 @@ def _outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch
 
 
 def exactness(original: nn.Module, rewrites: dict[str, nn.Module], test: Split) -> pd.DataFrame:
-    """Return, per rewrite, on every test example: ``max_abs_diff`` of the outputs (logits), ``same_predictions``
+    """Return, per rewrite, on every test example: ``max_abs_diff`` of the outputs (logits), ``max_rel_diff`` (that
+    difference over the original's largest |logit|: fp32 rounding grows with the logits' size), ``same_predictions``
     (how many argmax predictions agree) and ``examples``."""
     reference = _outputs(original.eval(), test.x)
+    scale = float(reference.abs().max()) or 1.0
     rows = []
     for name, model in rewrites.items():
         got = _outputs(model, test.x)
-        rows.append({"rewrite": name, "max_abs_diff": float((got - reference).abs().max()),
+        diff = float((got - reference).abs().max())
+        rows.append({"rewrite": name, "max_abs_diff": diff, "max_rel_diff": diff / scale,
                      "same_predictions": int((got.argmax(1) == reference.argmax(1)).sum()), "examples": len(test)})
     return pd.DataFrame(rows)
 
