@@ -30,7 +30,7 @@ def test_the_winner_is_read_from_the_accuracies_and_the_ink_lost_is_stated():
 def test_the_baseline_overfits_only_when_train_is_above_validation_by_the_margin():
     history = pd.DataFrame({"train_acc": [0.90, 0.99], "val_acc": [0.90, 0.97], "test_acc": [0.9, 0.968]})
     text = answers.baseline_fit(history)
-    assert "After 2 epoch(s)" in text and "**96.80%**" in text and "above validation by 2.00%" in text
+    assert "After 2 epochs" in text and "**96.80%**" in text and "above validation by 2.00%" in text
     history.loc[1, "train_acc"] = 0.972
     assert "no sign of overfitting yet" in answers.baseline_fit(history)
 

@@ -23,7 +23,7 @@ def test_the_depth_sentence_gives_costs_accuracy_and_training_time():
     runs = _runs("depth", [1, 2, 16], [1.0, 1.5, 8.0], [0.95, 0.97, 0.96], [0.1, 0.15, 1.0], [100, 200, 1600])
     text = sweep_answers.depth_effect(runs)
     assert "most accurate depth is **2** (97.00%)" in text and "MACs by 16.0x" in text and "latency by 10.0x" in text
-    assert "+1.00 percentage points" in text and "8.00x as long with 16 layers" in text
+    assert "+1.00 percentage points" in text and "8.00x as long with 16 hidden layers" in text and "(s)" not in text
 
 
 def test_the_width_sentence_says_whether_macs_grow_with_width_squared():
@@ -40,7 +40,7 @@ def test_the_best_tradeoff_is_a_cheaper_model_within_tolerance_or_the_top_itself
                          "latency_ms": [1.0, 0.2]})
     assert "best trade-off is **small**" in sweep_answers.best_tradeoff(runs)
     runs.loc[1, "test_acc"] = 0.90
-    assert "No cheaper model comes within 1 point(s)" in sweep_answers.best_tradeoff(runs)
+    assert "No cheaper model comes within 1 point of it" in sweep_answers.best_tradeoff(runs)
 
 
 def _grid(acc, latency):

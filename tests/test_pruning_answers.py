@@ -152,7 +152,7 @@ def test_one_batch_size_or_no_pruned_model():
 def test_the_heuristic_check_reads_informative_or_not_and_undefined_correlations():
     drops = pd.DataFrame({"channel": [0, 1, 2], "acc_drop": [0.01, 0.05, 0.002]})
     good = answers.heuristic_check(pd.Series({"l2": 0.8, "l1": 0.7, "random": 0.1}), drops, layer="conv2")
-    assert good.startswith("On `conv2`, **l2** orders the channels best (Spearman +0.80)")
+    assert good.startswith("On `conv2`, **L2** orders the channels best (Spearman +0.80)")
     assert "The norms are informative" in good and "largest single-channel drop is 5.00%, from channel 1." in good
     poor = answers.heuristic_check(pd.Series({"l2": 0.1, "l1": 0.05, "random": 0.2}), drops, layer="conv2")
     mine = answers.heuristic_check(pd.Series({"l2": 0.5, "l1": 0.4, "random": 0.0, "yours": 0.9}), drops, layer="c")

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from labkit.prose import points
 from labkit.timing import measure_latency
 
 INFERENCE_BATCH_SIZES = (1, 32, 256)
@@ -77,12 +78,6 @@ def edge_candidate(runs: pd.DataFrame, *, tolerance: float = 0.01) -> pd.Series:
     return close.sort_values(["macs", "params"], kind="stable").iloc[0]
 
 
-def _points(fraction: float) -> str:
-    """An accuracy difference given as a fraction, in percentage points: 0.01 -> '1 point', 0.02 -> '2 points'."""
-    points = fraction * 100
-    return f"{points:g} point" + ("" if points == 1 else "s")
-
-
 def edge_sentence(pick: pd.Series, runs: pd.DataFrame, regularized: pd.Series | None = None, *,
                   tolerance: float = 0.01, max_gap: float = 0.02) -> str:
     """Read :func:`edge_candidate`: its cost against the most accurate run's, whether its train-test gap
@@ -90,15 +85,15 @@ def edge_sentence(pick: pd.Series, runs: pd.DataFrame, regularized: pd.Series | 
     with dropout and weight decay, see :func:`labkit.labs.cnn.plan.edge_regularized`) changed."""
     best = runs.loc[runs.test_acc.idxmax()]
     gap = float(pick.train_acc - pick.test_acc)
-    head = (f"For an edge device: among the {len(runs)} runs, those within {_points(tolerance)} of the best test "
+    head = (f"For an edge device: among the {len(runs)} runs, those within {points(tolerance)} of the best test "
             f"accuracy ({best.test_acc:.2%}, {best.model_name}) were compared on MACs per image; the cheapest is "
             f"**{pick.model_name}** ({pick.test_acc:.2%} test, {int(pick.params):,} parameters, {int(pick.macs):,} MACs"
             + (f": {best.macs / pick.macs:.1f}x fewer MACs and {best.params / pick.params:.1f}x fewer parameters than "
                "the most accurate)." if pick.model_name != best.model_name else ", itself the most accurate).")
             + f" Its train-test gap is {gap:+.2%}")
     overfits = gap > max_gap
-    verdict = (f"{head}, above {_points(max_gap)}: it overfits, so it is the one to regularise." if overfits else
-               f"{head}, at most {_points(max_gap)}: it does not overfit at these epochs, so it needs no "
+    verdict = (f"{head}, above {points(max_gap)}: it overfits, so it is the one to regularise." if overfits else
+               f"{head}, at most {points(max_gap)}: it does not overfit at these epochs, so it needs no "
                "regularisation.")
     if regularized is None:
         return verdict

@@ -30,7 +30,7 @@ def baseline_fit(history: Any, *, margin: float = 0.005) -> str:
     ``val_acc``, ``test_acc`` as fractions) and whether train is above validation by more than ``margin``."""
     last = history.iloc[-1]
     gap = last.train_acc - last.val_acc
-    head = (f"After {len(history)} epoch(s) the baseline reaches **{last.test_acc:.2%}** test accuracy "
+    head = (f"After {len(history)} epoch{'' if len(history) == 1 else 's'} the baseline reaches **{last.test_acc:.2%}** test accuracy "
             f"(validation {last.val_acc:.2%}, train {last.train_acc:.2%}). ")
     if gap > margin:
         return head + (f"Train accuracy is above validation by {gap:.2%}: the model starts to fit the training set "

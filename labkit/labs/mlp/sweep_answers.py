@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from labkit import sweep
+from labkit.prose import points
 
 
 def epoch_time_change(a: Any, b: Any, *, a_name: str, b_name: str, tolerance: float = 0.1) -> str:
@@ -35,8 +36,12 @@ def depth_effect(runs: pd.DataFrame, *, tolerance: float = 0.1) -> str:
             "the MACs by "
             f"{deep.macs / shallow.macs:.1f}x and the latency by {deep.latency_ms / shallow.latency_ms:.1f}x, while "
             f"test accuracy moves by {(deep.test_acc - shallow.test_acc) * 100:+.2f} percentage points. "
-            + epoch_time_change(shallow, deep, a_name=f"{shallow.depth:.0f} hidden layer(s)",
-                                b_name=f"{deep.depth:.0f} layers", tolerance=tolerance))
+            + epoch_time_change(shallow, deep, a_name=_layers(shallow.depth), b_name=_layers(deep.depth),
+                                tolerance=tolerance))
+
+
+def _layers(depth: float) -> str:
+    return f"{depth:.0f} hidden layer" + ("" if depth == 1 else "s")
 
 
 def width_effect(runs: pd.DataFrame, *, input_features: int = 784, tolerance: float = 0.1) -> str:
@@ -62,10 +67,10 @@ def best_tradeoff(runs: pd.DataFrame, *, tolerance: float = 0.01) -> str:
     top = runs.loc[runs.test_acc.idxmax()]
     head = f"The most accurate model is **{top.label}** ({top.test_acc:.2%}, {top.flops:,.0f} FLOPs per example). "
     if pick.label == top.label:
-        return head + (f"No cheaper model comes within {tolerance * 100:g} point(s) of it, so it is also the best "
+        return head + (f"No cheaper model comes within {points(tolerance)} of it, so it is also the best "
                        "trade-off.")
     return head + (f"The best trade-off is **{pick.label}**: {pick.test_acc:.2%} test accuracy, within "
-                   f"{tolerance * 100:g} point(s) of the best, for {pick.flops / top.flops:.1%} of its FLOPs and "
+                   f"{points(tolerance)} of the best, for {pick.flops / top.flops:.1%} of its FLOPs and "
                    f"{pick.latency_ms / top.latency_ms:.1%} of its latency ({pick.latency_ms:.3f} ms per example).")
 
 

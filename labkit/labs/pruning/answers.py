@@ -204,7 +204,8 @@ def heuristic_check(agreement: pd.Series, drops: pd.DataFrame, *, layer: str) ->
     best = agreement.idxmax()
     norms, random = max(agreement["l2"], agreement["l1"]), agreement["random"]
     yours = f", yours {agreement['yours']:+.2f}" if "yours" in agreement else ""
-    head = (f"On `{layer}`, **{best}** orders the channels best (Spearman {agreement[best]:+.2f}); L2 "
+    shown = {"l2": "L2", "l1": "L1"}.get(best, best)
+    head = (f"On `{layer}`, **{shown}** orders the channels best (Spearman {agreement[best]:+.2f}); L2 "
             f"{agreement['l2']:+.2f}, L1 {agreement['l1']:+.2f}, random {agreement['random']:+.2f}{yours}.")
     if not math.isnan(norms) and norms > max(0.0 if math.isnan(random) else random, 0.0) + 0.1:
         why = "The norms are informative: removing a low-norm channel tends to hurt less."
