@@ -43,7 +43,7 @@ def test_the_dominant_gemm_group_is_read_from_the_table():
     text = bert_answers.encoder_block(block, d_model=768, n_heads=12, seq_len=128, n_blocks=12,
                                       model_macs=total * 12 + 100, qa_head_macs=100)
     assert "8 GEMMs" in text and "gives exactly the model's count" in text and "heads of 64" in text
-    assert "largest share is the **feed-forward pair**, 63%" in text and "the two attention matmuls 5.3% at 128" in text
+    assert "largest share is the **feed-forward pair**, 63.2%" in text and "the two attention matmuls 5.3% at 128" in text
     long = bert_answers.encoder_block(block_rows(attention_mmacs=400), d_model=768, n_heads=12, seq_len=4096,
                                       n_blocks=12, model_macs=1, qa_head_macs=0)
     assert "largest share is the **two attention matmuls**" in long

@@ -63,7 +63,7 @@ def encoder_block(block: pd.DataFrame, *, d_model: int, n_heads: int, seq_len: i
     shares = ", ".join(f"the {name} {groups[name] / total:.1%}" for name in order[1:])
     return (f"d_model = **{d_model}**, **{n_heads}** heads of {d_model // n_heads}, sequence **{seq_len}**. One block "
             f"is {len(block)} GEMMs and {total / 1e6:,.1f} M MACs; x {n_blocks} blocks plus the QA head {check}. "
-            f"The largest share is the **{order[0]}**, {groups[order[0]] / total:.0%} of the block; then {shares} at "
+            f"The largest share is the **{order[0]}**, {groups[order[0]] / total:.1%} of the block; then {shares} at "
             f"{seq_len} tokens (the attention matmuls grow as the square of the sequence, the rest linearly).")
 
 
